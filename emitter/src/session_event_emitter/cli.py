@@ -1,0 +1,146 @@
+"""The ``session-event-emit`` command: the hook (no subcommand) and status/flush/enable/disable/log.
+
+Without a subcommand this is the SessionEnd hook: it never writes to stdout (``--dry-run``
+prints the event and nothing else), never raises, and exits 0 whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from session_event_emitter import __version__
+from session_event_emitter.facts import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
+
+logger = logging.getLogger("session_event_emitter")
+
+SUBCOMMANDS = ("status", "flush", "enable", "disable", "log")
+
+
+class UsageError(Exception):
+    """The command line did not parse."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _count(maximum: int) -> object:
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError("must be 0 or more")
+        return min(value, maximum)
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--url", default=None, help="base URL of the ingest function (beats SESSION_EVENTS_URL)"
+    )
+    parser = _Parser(
+        prog="session-event-emit",
+        parents=[common],
+        description=(
+            "Record this coding session's shape (hashes and counts only) and deliver it to "
+            "the ingest function, if telemetry is enabled. Without a subcommand this is the "
+            "SessionEnd hook: it reads the hook JSON on stdin and returns at once."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the event that would be sent; store nothing"
+    )
+    parser.add_argument("--tool-count", type=_count(MAX_TOOL_COUNT), default=None)  # type: ignore[arg-type]
+    parser.add_argument("--tokens-saved", type=_count(MAX_TOKENS_SAVED), default=None)  # type: ignore[arg-type]
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = sub.add_parser(
+        "status", parents=[common], help="consent, endpoint, outbox depth, last delivery"
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    flush = sub.add_parser(
+        "flush", parents=[common], help="deliver the outbox now, in the foreground"
+    )
+    flush.add_argument("--deadline", type=float, default=None, help="seconds (default 10)")
+    sub.add_parser("enable", parents=[common], help="record consent in the config file")
+    sub.add_parser(
+        "disable", parents=[common], help="withdraw consent and empty the outbox"
+    )
+    log = sub.add_parser("log", parents=[common], help="show the events that were delivered")
+    log.add_argument("-n", "--limit", type=int, default=20, help="last N events (0 = all)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("SESSION_EVENTS_DEBUG"):
+        _debug_to_stderr()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(arguments)
+    except UsageError as error:
+        sys.stderr.write(f"session-event-emit: {error}\n")
+        is_hook = not any(token in SUBCOMMANDS for token in arguments)
+        return 0 if is_hook else 2
+    if args.command is None:
+        return _hook(args)
+    from session_event_emitter import commands
+
+    handler = {
+        "status": commands.status,
+        "flush": commands.flush,
+        "enable": commands.enable,
+        "disable": commands.disable,
+        "log": commands.log,
+    }[args.command]
+    return handler(args)
+
+
+def _hook(args: argparse.Namespace) -> int:
+    """Run the hook; every failure is swallowed, the exit code is always 0."""
+    try:
+        from session_event_emitter.hook import run_hook
+
+        run_hook(
+            url=args.url,
+            tool_count=args.tool_count,
+            tokens_saved=args.tokens_saved,
+            dry_run=args.dry_run,
+        )
+    except BaseException as exc:  # the hook must never fail the session
+        with contextlib.suppress(BaseException):  # not even a broken logger may escape
+            logger.debug("hook failed: %s", type(exc).__name__)
+    return 0
+
+
+def _debug_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("session-event-emit: %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def run() -> NoReturn:
+    """Console-script entry point: the hook path exits 0 even if main() itself breaks."""
+    try:
+        code = main()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        is_hook = not any(token in SUBCOMMANDS for token in sys.argv[1:])
+        if not is_hook:
+            sys.stderr.write(f"session-event-emit: failed: {type(exc).__name__}: {exc}\n")
+        code = 0 if is_hook else 1
+    sys.exit(code)

@@ -1,0 +1,116 @@
+"""Builds one session event (CONTRACT §1) from the hook input, the settings and local facts."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from session_event_emitter import __version__, facts, identity
+from session_event_emitter.settings import Settings
+
+SCHEMA_VERSION = 1
+MAX_RAW_SESSION_ID = 4096
+
+Event = dict[str, object]
+
+
+@dataclass(frozen=True)
+class HookInput:
+    """The fields of the SessionEnd hook input this emitter uses (others are ignored)."""
+
+    session_id: str | None = None
+    cwd: str | None = None
+    transcript_path: str | None = None
+
+    @classmethod
+    def parse(cls, data: bytes) -> HookInput:
+        """Read the hook JSON leniently: anything malformed simply yields empty fields."""
+        try:
+            value = json.loads(data) if data.strip() else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            value = None
+        if not isinstance(value, dict):
+            return cls()
+        return cls(
+            session_id=_text(value.get("session_id"), MAX_RAW_SESSION_ID),
+            cwd=_text(value.get("cwd"), 4096),
+            transcript_path=_text(value.get("transcript_path"), 4096),
+        )
+
+
+def _text(value: object, limit: int) -> str | None:
+    if isinstance(value, str) and value.strip() and len(value) <= limit and "\x00" not in value:
+        return value
+    return None
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def idempotency_key(event: Mapping[str, object]) -> str:
+    """sha256(identity_hash + ":" + session_id_hash): the server's idempotency pair, hashed."""
+    return identity.sha256_hex(f"{event['identity_hash']}:{event['session_id_hash']}")
+
+
+def raw_session_id(hook: HookInput, env: Mapping[str, str]) -> str:
+    """Hook input's session_id, else CLAUDE_SESSION_ID, else an unguessable random id."""
+    if hook.session_id is not None:
+        return hook.session_id
+    from_env = _text(env.get("CLAUDE_SESSION_ID"), MAX_RAW_SESSION_ID)
+    return from_env if from_env is not None else identity.random_session_id()
+
+
+def build_event(
+    settings: Settings,
+    hook: HookInput,
+    env: Mapping[str, str],
+    *,
+    tool_count: int | None = None,
+    tokens_saved: int | None = None,
+    now: datetime | None = None,
+    create_install_id: bool = True,
+) -> Event:
+    """Derive every field as CONTRACT §4 says; optional fields are left out when unknown."""
+    moment = now if now is not None else datetime.now(UTC)
+    salt = identity.quarter_salt(moment.astimezone(UTC))
+    install = identity.install_id(settings.home, settings.legacy_dir, create=create_install_id)
+    session_id = raw_session_id(hook, env)
+
+    stats_calls, stats_tokens = facts.stats_counts(settings.legacy_dir, session_id)
+    if tool_count is None:
+        tool_count = facts.transcript_tool_count(hook.transcript_path)
+    if tool_count is None:
+        tool_count = stats_calls
+    if tokens_saved is None:
+        tokens_saved = stats_tokens
+
+    event: Event = {
+        "identity_hash": identity.identity_hash(install, salt),
+        "session_id_hash": identity.session_id_hash(session_id),
+        "ended_at": format_timestamp(moment),
+        "tool_count": min(max(tool_count or 0, 0), facts.MAX_TOOL_COUNT),
+        "tokens_saved": min(max(tokens_saved or 0, 0), facts.MAX_TOKENS_SAVED),
+        "plugin_version": __version__,
+    }
+    login = settings.github_login or identity.legacy_github_login(settings.legacy_dir)
+    if login is not None:
+        event["github_hash"] = identity.github_hash(login, salt)
+    sha = facts.git_head_sha(hook.cwd if hook.cwd is not None else _cwd())
+    if sha is not None:
+        event["branch_sha"] = sha
+    event["discovery_refs"] = list(settings.discovery_refs)
+    event["schema_version"] = SCHEMA_VERSION
+    return event
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None

@@ -1,0 +1,107 @@
+"""The SessionEnd hook path: consent first, build the event, store it, start the sender.
+
+Standard library only, no network, nothing on stdout (except the ``--dry-run`` printout),
+and the caller turns any failure into a silent exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TextIO
+
+from session_event_emitter.event import HookInput, build_event, idempotency_key
+from session_event_emitter.outbox import Outbox
+from session_event_emitter.settings import Settings
+from session_event_emitter.spawn import start_sender
+
+logger = logging.getLogger(__name__)
+
+STDIN_LIMIT = 1024 * 1024
+STDIN_TIMEOUT_SECONDS = 0.5
+
+
+def read_hook_stdin(
+    stream: TextIO | None, limit: int = STDIN_LIMIT, timeout: float = STDIN_TIMEOUT_SECONDS
+) -> bytes:
+    """Read the hook input from stdin, bounded in bytes and time; b"" for a terminal.
+
+    Input over `limit` bytes is discarded as malformed. A writer that never closes the
+    pipe costs at most `timeout` seconds.
+    """
+    if stream is None:
+        return b""
+    try:
+        fd = stream.fileno()
+        if os.isatty(fd):
+            return b""
+    except (AttributeError, OSError, ValueError):
+        return b""
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    total = 0
+    while total <= limit:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                break
+            chunk = os.read(fd, 64 * 1024)
+        except (OSError, ValueError):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"" if total > limit else b"".join(chunks)
+
+
+def run_hook(
+    *,
+    url: str | None = None,
+    tool_count: int | None = None,
+    tokens_saved: int | None = None,
+    dry_run: bool = False,
+    env: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    spawn: Callable[[str | None], bool] = start_sender,
+) -> None:
+    """Record this session's event in the outbox and start delivery (or print it, dry-run)."""
+    env = os.environ if env is None else env
+    settings = Settings.load(env, url=url)
+    if not dry_run and (not settings.consent.enabled or settings.batch_url is None):
+        # Consent off (or nowhere to send): touch nothing, open nothing.
+        return
+    hook = HookInput.parse(read_hook_stdin(sys.stdin if stdin is None else stdin))
+    event = build_event(
+        settings,
+        hook,
+        env,
+        tool_count=tool_count,
+        tokens_saved=tokens_saved,
+        create_install_id=not dry_run,
+    )
+    if dry_run:
+        out = sys.stdout if stdout is None else stdout
+        out.write(json.dumps(event, indent=2) + "\n")
+        out.flush()
+        if not settings.consent.enabled:
+            sys.stderr.write(
+                f"note: telemetry is off ({settings.consent.source}); nothing would be sent\n"
+            )
+        elif settings.base_url is None:
+            sys.stderr.write("note: no endpoint is configured; nothing would be sent\n")
+        return
+    try:
+        Outbox(settings.home).put(idempotency_key(event), event)
+    except OSError as exc:
+        logger.debug("outbox write failed: %s", type(exc).__name__)
+    spawn(url)

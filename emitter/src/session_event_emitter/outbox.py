@@ -1,0 +1,327 @@
+"""The durable local outbox: one private file per event, bounded, with dead-letter and quarantine.
+
+Layout under ``$SESSION_EVENTS_HOME``::
+
+    outbox/<key>.json        pending events, <key> = sha256(identity_hash + ":" + session_id_hash)
+    dead-letter/<key>.json   events the server rejected, with the reason; never retried
+    quarantine/<name>        outbox files that could not be read back
+    counters.json            running totals of evictions, dead letters and quarantines
+
+Every file is written atomically (temp file, fsync, os.replace) with mode 0600. The outbox
+keeps at most ``max_events`` files, ``max_bytes`` bytes and nothing older than
+``max_age_seconds``; the oldest go first and each eviction is counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from session_event_emitter.fsutil import (
+    TMP_PREFIX,
+    ensure_private_dir,
+    read_bounded,
+    read_json_object,
+    write_atomic,
+)
+
+ENVELOPE_VERSION = 1
+MAX_FILE_BYTES = 256 * 1024
+STALE_TMP_SECONDS = 3600.0
+_KEY_FILE_RE = re.compile(r"[0-9a-f]{64}\.json")
+
+
+@dataclass(frozen=True)
+class OutboxLimits:
+    """How much the outbox may hold before the oldest events are evicted."""
+
+    max_events: int = 1000
+    max_bytes: int = 8 * 1024 * 1024
+    max_age_seconds: float = 30 * 24 * 3600.0
+    max_dead_letters: int = 200
+    max_quarantined: int = 50
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One pending event as read back from the outbox."""
+
+    key: str
+    path: Path
+    event: dict[str, object]
+    attempts: int
+    enqueued_at: float
+
+
+@dataclass(frozen=True)
+class _FileInfo:
+    path: Path
+    size: int
+    mtime: float
+
+
+@dataclass
+class Depth:
+    """How many events are pending and how many bytes they take."""
+
+    events: int = 0
+    bytes: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class Outbox:
+    """Pending events on disk; safe to share between a hook and a running sender."""
+
+    def __init__(self, home: Path, limits: OutboxLimits | None = None) -> None:
+        self.home = home
+        self.limits = limits or OutboxLimits()
+        self.pending_dir = home / "outbox"
+        self.dead_letter_dir = home / "dead-letter"
+        self.quarantine_dir = home / "quarantine"
+        self.counters_path = home / "counters.json"
+
+    # -- writing -----------------------------------------------------------------------
+
+    def put(self, key: str, event: Mapping[str, object], *, now: float | None = None) -> bool:
+        """Store `event` under `key`; False when an event with that key is already pending.
+
+        The first event for a key wins, as on the server.
+        """
+        ensure_private_dir(self.pending_dir)
+        path = self.pending_dir / f"{key}.json"
+        if path.exists():
+            return False
+        envelope = {
+            "v": ENVELOPE_VERSION,
+            "enqueued_at": time.time() if now is None else now,
+            "attempts": 0,
+            "event": dict(event),
+        }
+        write_atomic(path, _dumps(envelope))
+        self.enforce_limits(now=now, keep=path)
+        return True
+
+    def remove(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.pending_dir / f"{key}.json").unlink()
+
+    def record_attempt(self, entry: Entry) -> int:
+        """Count one more failed delivery of `entry` in its envelope; returns the new count."""
+        attempts = entry.attempts + 1
+        envelope = {
+            "v": ENVELOPE_VERSION,
+            "enqueued_at": entry.enqueued_at,
+            "attempts": attempts,
+            "event": entry.event,
+        }
+        if entry.path.exists():
+            write_atomic(entry.path, _dumps(envelope))
+            os.utime(entry.path, (entry.enqueued_at, entry.enqueued_at))
+        return attempts
+
+    def dead_letter(self, entry: Entry, reason: str, detail: Mapping[str, object]) -> None:
+        """Move `entry` to the dead-letter folder with why it was refused; it is not retried."""
+        ensure_private_dir(self.dead_letter_dir)
+        record = {
+            "reason": reason,
+            **detail,
+            "dead_lettered_at": time.time(),
+            "event": entry.event,
+        }
+        write_atomic(self.dead_letter_dir / f"{entry.key}.json", _dumps(record))
+        self.remove(entry.key)
+        self._bump({"dead_lettered": 1})
+        pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
+        if pruned:
+            self._bump({"dead_letters_pruned": pruned})
+
+    def clear(self) -> int:
+        """Delete every pending event; returns how many there were."""
+        removed = 0
+        for info in self._files():
+            with contextlib.suppress(FileNotFoundError):
+                info.path.unlink()
+                removed += 1
+        return removed
+
+    # -- reading -----------------------------------------------------------------------
+
+    def entries(self) -> list[Entry]:
+        """Pending events, oldest first; unreadable files are moved to quarantine."""
+        found: list[Entry] = []
+        for info in self._files():
+            entry = self._load(info)
+            if entry is not None:
+                found.append(entry)
+        found.sort(key=lambda e: (e.enqueued_at, e.key))
+        return found
+
+    def depth(self) -> Depth:
+        files = list(self._files())
+        return Depth(
+            events=len(files),
+            bytes=sum(info.size for info in files),
+            counters=self.counters(),
+        )
+
+    def dead_letters(self) -> list[dict[str, object]]:
+        records = []
+        for path in sorted(_list(self.dead_letter_dir)):
+            record = read_json_object(path, MAX_FILE_BYTES)
+            if record:
+                records.append(record)
+        return records
+
+    def counters(self) -> dict[str, int]:
+        raw = read_json_object(self.counters_path, 64 * 1024)
+        return {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+    # -- bounds ------------------------------------------------------------------------
+
+    def enforce_limits(self, *, now: float | None = None, keep: Path | None = None) -> int:
+        """Evict by age, then oldest-first by count and bytes; returns how many went."""
+        current = time.time() if now is None else now
+        files = sorted(self._files(), key=lambda info: (info.mtime, info.path.name))
+        self._remove_stale_tmp(current)
+        evicted: dict[str, int] = {}
+
+        survivors: list[_FileInfo] = []
+        for info in files:
+            if current - info.mtime > self.limits.max_age_seconds and info.path != keep:
+                if _unlink(info.path):
+                    evicted["evicted_age"] = evicted.get("evicted_age", 0) + 1
+            else:
+                survivors.append(info)
+
+        total = sum(info.size for info in survivors)
+        while survivors and (
+            len(survivors) > self.limits.max_events or total > self.limits.max_bytes
+        ):
+            victim = next((i for i in survivors if i.path != keep), None)
+            if victim is None:
+                break
+            reason = (
+                "evicted_count" if len(survivors) > self.limits.max_events else "evicted_bytes"
+            )
+            survivors.remove(victim)
+            total -= victim.size
+            if _unlink(victim.path):
+                evicted[reason] = evicted.get(reason, 0) + 1
+        if evicted:
+            self._bump(evicted)
+        return sum(evicted.values())
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _files(self) -> Iterator[_FileInfo]:
+        for path in _list(self.pending_dir):
+            name = path.name
+            if name.startswith(TMP_PREFIX):
+                continue
+            if not _KEY_FILE_RE.fullmatch(name):
+                self._quarantine(path)
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            yield _FileInfo(path, st.st_size, st.st_mtime)
+
+    def _load(self, info: _FileInfo) -> Entry | None:
+        data = read_bounded(info.path, MAX_FILE_BYTES)
+        envelope: object = None
+        if data is not None:
+            with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
+                envelope = json.loads(data)
+        if data is None and not info.path.exists():
+            return None
+        if not isinstance(envelope, dict):
+            self._quarantine(info.path)
+            return None
+        event = envelope.get("event")
+        attempts = envelope.get("attempts", 0)
+        enqueued_at = envelope.get("enqueued_at", info.mtime)
+        if (
+            not isinstance(event, dict)
+            or not isinstance(attempts, int)
+            or not isinstance(enqueued_at, int | float)
+        ):
+            self._quarantine(info.path)
+            return None
+        return Entry(
+            key=info.path.name[: -len(".json")],
+            path=info.path,
+            event=event,
+            attempts=attempts,
+            enqueued_at=float(enqueued_at),
+        )
+
+    def _quarantine(self, path: Path) -> None:
+        try:
+            ensure_private_dir(self.quarantine_dir)
+            os.replace(path, self.quarantine_dir / f"{int(time.time())}-{path.name}")
+        except OSError:
+            return
+        self._bump({"quarantined": 1})
+        _prune_oldest(self.quarantine_dir, self.limits.max_quarantined)
+
+    def _remove_stale_tmp(self, now: float) -> None:
+        for path in _list(self.pending_dir):
+            if path.name.startswith(TMP_PREFIX):
+                with contextlib.suppress(OSError):
+                    if now - path.stat().st_mtime > STALE_TMP_SECONDS:
+                        path.unlink()
+
+    def _bump(self, deltas: Mapping[str, int]) -> None:
+        """Add to the running counters under a file lock (hook and sender may race)."""
+        try:
+            ensure_private_dir(self.home)
+            fd = os.open(self.home / ".counters.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            counters = self.counters()
+            for name, delta in deltas.items():
+                counters[name] = counters.get(name, 0) + delta
+            write_atomic(self.counters_path, _dumps(counters))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _dumps(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def _list(directory: Path) -> list[Path]:
+    try:
+        return [directory / name for name in os.listdir(directory)]
+    except OSError:
+        return []
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _prune_oldest(directory: Path, keep: int) -> int:
+    files: list[tuple[float, Path]] = []
+    for path in _list(directory):
+        with contextlib.suppress(OSError):
+            files.append((path.stat().st_mtime, path))
+    files.sort()
+    excess = files[: max(len(files) - keep, 0)]
+    return sum(_unlink(path) for _, path in excess)
