@@ -72,7 +72,7 @@ def run_hook(
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
-    spawn: Callable[[str | None], bool] = start_sender,
+    spawn: Callable[[str | None], bool] | None = None,
 ) -> None:
     """Record this session's event in the outbox and start delivery (or print it, dry-run)."""
     env = os.environ if env is None else env
@@ -104,4 +104,4 @@ def run_hook(
         Outbox(settings.home).put(idempotency_key(event), event)
     except OSError as exc:
         logger.debug("outbox write failed: %s", type(exc).__name__)
-    spawn(url)
+    (spawn or start_sender)(url)

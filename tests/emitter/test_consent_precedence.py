@@ -1,0 +1,159 @@
+"""Consent and endpoint resolution: flag > environment > config file > default (off)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from session_event_emitter.consent import parse_switch
+from session_event_emitter.settings import Settings
+
+
+def _write_json(path: Path, value: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+
+
+def _env(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {"HOME": str(tmp_path / "home"), "SESSION_EVENTS_HOME": str(tmp_path / "state"), **values}
+
+
+def test_consent_is_off_by_default(tmp_path: Path) -> None:
+    settings = Settings.load(_env(tmp_path))
+    assert settings.consent.enabled is False
+    assert settings.consent.source.startswith("default")
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected", "source"),
+    [
+        ({"SESSION_EVENTS_TELEMETRY": "on"}, True, "SESSION_EVENTS_TELEMETRY"),
+        ({"SESSION_EVENTS_TELEMETRY": "off"}, False, "SESSION_EVENTS_TELEMETRY"),
+        ({"ASHLR_TELEMETRY": "opt-in"}, True, "ASHLR_TELEMETRY"),
+        ({"ASHLR_TELEMETRY": "off"}, False, "ASHLR_TELEMETRY"),
+        ({"SESSION_EVENTS_TELEMETRY": "off", "ASHLR_TELEMETRY": "on"}, False, "SESSION_EVENTS_TELEMETRY"),
+        ({"SESSION_EVENTS_TELEMETRY": "maybe"}, False, "default (opt-in: off until enabled)"),
+    ],
+)
+def test_environment_sets_consent(
+    tmp_path: Path, variables: dict[str, str], expected: bool, source: str
+) -> None:
+    consent = Settings.load(_env(tmp_path, **variables)).consent
+    assert (consent.enabled, consent.source) == (expected, source)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", "True"])
+def test_do_not_track_wins_over_every_opt_in(tmp_path: Path, value: str) -> None:
+    _write_json(tmp_path / "state" / "config.json", {"telemetry": "on"})
+    env = _env(tmp_path, DO_NOT_TRACK=value, SESSION_EVENTS_TELEMETRY="on", ASHLR_TELEMETRY="on")
+    consent = Settings.load(env, telemetry=True).consent
+    assert consent.enabled is False
+    assert consent.source == "DO_NOT_TRACK"
+
+
+@pytest.mark.parametrize("value", ["0", "false", ""])
+def test_do_not_track_zero_or_false_does_not_block(tmp_path: Path, value: str) -> None:
+    env = _env(tmp_path, DO_NOT_TRACK=value, SESSION_EVENTS_TELEMETRY="on")
+    assert Settings.load(env).consent.enabled is True
+
+
+def test_flag_beats_environment(tmp_path: Path) -> None:
+    env = _env(tmp_path, SESSION_EVENTS_TELEMETRY="off")
+    assert Settings.load(env, telemetry=True).consent.enabled is True
+
+
+def test_environment_beats_config_file(tmp_path: Path) -> None:
+    _write_json(tmp_path / "state" / "config.json", {"telemetry": "on"})
+    env = _env(tmp_path, SESSION_EVENTS_TELEMETRY="off")
+    assert Settings.load(env).consent.enabled is False
+
+
+def test_config_file_turns_consent_on(tmp_path: Path) -> None:
+    _write_json(tmp_path / "state" / "config.json", {"telemetry": "on"})
+    consent = Settings.load(_env(tmp_path)).consent
+    assert consent.enabled is True
+    assert consent.source.endswith("config.json")
+
+
+def test_config_file_do_not_track_turns_consent_off(tmp_path: Path) -> None:
+    _write_json(tmp_path / "state" / "config.json", {"telemetry": "on", "do_not_track": True})
+    assert Settings.load(_env(tmp_path)).consent.enabled is False
+
+
+@pytest.mark.parametrize(("value", "expected"), [("opt-in", True), ("off", False)])
+def test_original_plugin_config_is_honoured(tmp_path: Path, value: str, expected: bool) -> None:
+    _write_json(tmp_path / "home" / ".ashlr" / "config.json", {"telemetry": value})
+    assert Settings.load(_env(tmp_path)).consent.enabled is expected
+
+
+def test_own_config_file_beats_original_plugin_config(tmp_path: Path) -> None:
+    _write_json(tmp_path / "home" / ".ashlr" / "config.json", {"telemetry": "opt-in"})
+    _write_json(tmp_path / "state" / "config.json", {"telemetry": "off"})
+    assert Settings.load(_env(tmp_path)).consent.enabled is False
+
+
+def test_malformed_config_file_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "config.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"{not json")
+    assert Settings.load(_env(tmp_path)).consent.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("on", True), ("Opt-In", True), ("1", True), ("off", False), ("0", False), ("x", None)],
+)
+def test_parse_switch_reads_on_off_words(word: str, expected: bool | None) -> None:
+    assert parse_switch(word) is expected
+
+
+@pytest.mark.parametrize(
+    ("variables", "base", "source"),
+    [
+        ({"SESSION_EVENTS_URL": "https://ingest.example/"}, "https://ingest.example", "SESSION_EVENTS_URL"),
+        (
+            {"ASHLR_SESSION_EVENTS_URL": "https://api.example/v1/session-events"},
+            "https://api.example",
+            "ASHLR_SESSION_EVENTS_URL",
+        ),
+        ({"ASHLR_API_URL": "https://api.example/base/"}, "https://api.example/base", "ASHLR_API_URL"),
+        (
+            {"SESSION_EVENTS_URL": "https://a.example", "ASHLR_API_URL": "https://b.example"},
+            "https://a.example",
+            "SESSION_EVENTS_URL",
+        ),
+        ({}, None, "not configured (nothing is sent)"),
+    ],
+)
+def test_endpoint_comes_from_environment_and_aliases(
+    tmp_path: Path, variables: dict[str, str], base: str | None, source: str
+) -> None:
+    settings = Settings.load(_env(tmp_path, **variables))
+    assert (settings.base_url, settings.url_source) == (base, source)
+
+
+def test_url_flag_beats_environment(tmp_path: Path) -> None:
+    env = _env(tmp_path, SESSION_EVENTS_URL="https://env.example")
+    assert Settings.load(env, url="http://127.0.0.1:1").base_url == "http://127.0.0.1:1"
+
+
+def test_endpoint_from_config_file(tmp_path: Path) -> None:
+    _write_json(tmp_path / "state" / "config.json", {"url": "https://cfg.example"})
+    assert Settings.load(_env(tmp_path)).batch_url == "https://cfg.example/v1/session-events/batch"
+
+
+def test_non_http_url_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    settings = Settings.load(_env(tmp_path, SESSION_EVENTS_URL="file:///etc/passwd"))
+    assert settings.base_url is None
+    assert any("SESSION_EVENTS_URL" in warning for warning in settings.warnings)
+
+
+def test_default_home_follows_xdg_state_home(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    assert Settings.load(env).home == tmp_path / "xdg" / "session-events"
+
+
+def test_default_home_without_xdg(tmp_path: Path) -> None:
+    assert Settings.load({"HOME": str(tmp_path)}).home == tmp_path / ".local/state/session-events"

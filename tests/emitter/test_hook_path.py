@@ -1,0 +1,294 @@
+"""The hook path: consent first, stdlib only, no stdout, no network, exit 0 whatever happens."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from session_event_emitter import cli, hook, identity
+from session_event_emitter.fsutil import PRIVATE_FILE_MODE
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.spawned: list[str | None] = []
+        self.connections: list[object] = []
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
+    """Record (and refuse) every socket connect and every sender start."""
+    seen = _Recorder()
+
+    def no_connect(self: socket.socket, address: object) -> None:
+        seen.connections.append(address)
+        raise OSError("network is not allowed on the hook path")
+
+    def fake_spawn(url: str | None = None) -> bool:
+        seen.spawned.append(url)
+        return True
+
+    monkeypatch.setattr(socket.socket, "connect", no_connect)
+    monkeypatch.setattr(hook, "start_sender", fake_spawn)
+    return seen
+
+
+def _run_hook_in_process(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, *args: str, before: Any = None
+) -> tuple[int, str]:
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+    if before is not None:
+        before()
+    stdin = os.fdopen(read_end, "r")
+    stdout = io.StringIO()
+    monkeypatch.setattr(sys, "stdin", stdin)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        code = cli.main(list(args))
+    finally:
+        stdin.close()
+    return code, stdout.getvalue()
+
+
+def test_consent_off_writes_nothing_spawns_nothing_and_opens_no_socket(
+    home: Any, monkeypatch: pytest.MonkeyPatch, recorder: _Recorder, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    before = home.all_files()
+    code, out = _run_hook_in_process(monkeypatch, hook_json())
+    assert (code, out) == (0, "")
+    assert home.all_files() == before
+    assert not home.state.exists()
+    assert recorder.spawned == [] and recorder.connections == []
+
+
+def test_do_not_track_writes_nothing_even_when_enabled(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, recorder: _Recorder, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    code, out = _run_hook_in_process(monkeypatch, hook_json())
+    assert (code, out) == (0, "")
+    assert not consent_on.state.exists()
+    assert recorder.spawned == []
+
+
+def test_consent_on_without_endpoint_writes_nothing(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, recorder: _Recorder, hook_json: Any
+) -> None:
+    _run_hook_in_process(monkeypatch, hook_json())
+    assert not consent_on.state.exists()
+    assert recorder.spawned == []
+
+
+def test_consent_on_stores_one_private_file_named_by_key_and_starts_sender(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, recorder: _Recorder, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    code, out = _run_hook_in_process(monkeypatch, hook_json("sess-1"))
+    assert (code, out) == (0, "")
+    [path] = consent_on.outbox_files()
+    event = json.loads(path.read_text())["event"]
+    key = identity.sha256_hex(f"{event['identity_hash']}:{event['session_id_hash']}")
+    assert path.name == f"{key}.json"
+    assert path.stat().st_mode & 0o777 == PRIVATE_FILE_MODE
+    assert event["session_id_hash"] == identity.sha256_hex("sess-1")
+    assert recorder.spawned == [None]
+    assert recorder.connections == []
+
+
+def test_same_session_twice_keeps_one_outbox_file(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, recorder: _Recorder, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    _run_hook_in_process(monkeypatch, hook_json("same"))
+    _run_hook_in_process(monkeypatch, hook_json("same"))
+    assert len(consent_on.outbox_files()) == 1
+
+
+def test_full_disk_is_swallowed(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, recorder: _Recorder, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+
+    real_write = os.write
+
+    def no_space(fd: int, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    code, out = _run_hook_in_process(
+        monkeypatch, hook_json(), before=lambda: monkeypatch.setattr(os, "write", no_space)
+    )
+    monkeypatch.setattr(os, "write", real_write)
+    assert (code, out) == (0, "")
+    assert consent_on.outbox_files() == []
+
+
+def test_unexpected_error_is_swallowed(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+
+    def explode(**kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(hook, "run_hook", explode)
+    assert _run_hook_in_process(monkeypatch, hook_json()) == (0, "")
+
+
+# -- as a real process -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stdin",
+    [b"", b"not json", b"[]", b"null", b"\xff\xfe\x00garbage", b'{"session_id": {"x": 1}}',
+     b"{" * 100_000, b"x" * (2 * 1024 * 1024)],
+    ids=["empty", "text", "array", "null", "binary", "wrong-type", "deep", "oversized"],
+)
+def test_malformed_stdin_exits_zero_silently(
+    consent_on: Any, run_cli: Any, free_port: int, stdin: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    done = run_cli(stdin=stdin)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert len(consent_on.outbox_files()) == 1
+
+
+def test_unwritable_home_exits_zero_silently(
+    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any
+) -> None:
+    blocker = consent_on.root / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SESSION_EVENTS_HOME", str(blocker / "state"))
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    done = run_cli(stdin=hook_json())
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+
+
+def test_missing_git_exits_zero_and_omits_branch(
+    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any,
+    free_port: int,
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    env = dict(os.environ, PATH=str(consent_on.root / "no-bin"))
+    done = run_cli(stdin=hook_json(cwd=str(consent_on.root)), env=env)
+    assert (done.returncode, done.stdout) == (0, b"")
+    [path] = consent_on.outbox_files()
+    assert "branch_sha" not in json.loads(path.read_text())["event"]
+
+
+def test_bad_flag_on_hook_path_still_exits_zero(consent_on: Any, run_cli: Any) -> None:
+    done = run_cli("--tool-count", "-5")
+    assert (done.returncode, done.stdout) == (0, b"")
+
+
+def test_stdin_terminal_is_not_read(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "session_event_emitter"],
+            stdin=terminal,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert (done.returncode, done.stdout) == (0, b"")
+    assert len(consent_on.outbox_files()) == 1
+
+
+def test_stdin_left_open_does_not_hold_the_hook(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "session_event_emitter"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b'{"session_id": "still-open"')
+        proc.stdin.flush()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert len(consent_on.outbox_files()) == 1
+
+
+def test_hook_path_imports_only_the_standard_library(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    probe = (
+        "import sys\n"
+        "from session_event_emitter import cli\n"
+        "cli.main([])\n"
+        "roots = {name.split('.')[0] for name in sys.modules}\n"
+        "sys.stderr.write(','.join(sorted(roots & {'requests', 'urllib3', 'socket', 'ssl',"
+        " 'http', 'certifi', 'charset_normalizer', 'idna'})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], input=hook_json(), capture_output=True, timeout=10,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout == b""
+    assert done.stderr == b""
+    assert len(consent_on.outbox_files()) == 1
+
+
+def test_network_failure_is_quiet_and_event_stays_pending(
+    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any,
+    free_port: int,
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    done = run_cli(stdin=hook_json())
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    time.sleep(0.2)
+    assert len(consent_on.outbox_files()) == 1
+
+
+def test_hook_returns_at_once_against_a_silent_server(
+    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any,
+    silent_server: str,
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", silent_server)
+    started = time.monotonic()
+    done = run_cli(stdin=hook_json(), timeout=5)
+    assert done.returncode == 0
+    # Generous bound: the hook never waits for the network, only for Python to start.
+    assert time.monotonic() - started < 3.0
+    assert len(consent_on.outbox_files()) == 1
+
+
+def test_consent_off_process_writes_nothing(
+    home: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    before = home.all_files()
+    done = run_cli(stdin=hook_json())
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert home.all_files() == before
+    assert not home.state.exists()
+
+

@@ -1,0 +1,277 @@
+"""The sender against loopback stubs: acknowledgements, dead letters, retries, consent, lock."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from session_event_emitter import audit
+from session_event_emitter.outbox import Outbox
+from session_event_emitter.sender import (
+    Policy,
+    backoff_delay,
+    deliver,
+    parse_retry_after,
+    sender_lock,
+)
+from session_event_emitter.settings import Settings
+
+FAST = Policy(deadline=3.0, base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
+
+
+def _enqueue(home: Any, count: int = 1) -> list[str]:
+    outbox = Outbox(home.state)
+    keys = []
+    for n in range(count):
+        key = f"{n:064x}"
+        outbox.put(key, {"identity_hash": "a" * 64, "session_id_hash": key, "tool_count": n})
+        keys.append(key)
+    return keys
+
+
+@pytest.fixture
+def online(consent_on: Any, monkeypatch: pytest.MonkeyPatch, stub_server: Any) -> Any:
+    monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)
+    return consent_on
+
+
+def _deliver(policy: Policy = FAST, **kwargs: Any) -> Any:
+    return deliver(Settings.load(), policy, **kwargs)
+
+
+@pytest.mark.parametrize("status", ["accepted", "duplicate"])
+def test_acknowledged_events_leave_the_outbox_and_enter_the_audit_log(
+    online: Any, stub_server: Any, status: str
+) -> None:
+    _enqueue(online, 2)
+    stub_server.results(status, status)
+    report = _deliver()
+    assert online.outbox_files() == []
+    assert [r["status"] for r in audit.read_delivered(online.state)] == [status, status]
+    assert report.outcome == "delivered"
+
+
+def test_posts_to_the_batch_endpoint_with_an_events_envelope(
+    online: Any, stub_server: Any
+) -> None:
+    _enqueue(online, 3)
+    _deliver()
+    assert len(stub_server.received) == 1
+    assert [e["tool_count"] for e in stub_server.received[0]] == [0, 1, 2]
+
+
+def test_batches_hold_at_most_one_hundred_events(online: Any, stub_server: Any) -> None:
+    _enqueue(online, 150)
+    _deliver()
+    assert [len(batch) for batch in stub_server.received] == [100, 50]
+    assert online.outbox_files() == []
+
+
+def test_invalid_item_goes_to_dead_letter_and_others_are_delivered(
+    online: Any, stub_server: Any
+) -> None:
+    _enqueue(online, 2)
+    stub_server.responder = lambda events: (
+        200,
+        {},
+        {"ok": True, "results": [
+            {"status": "accepted"},
+            {"status": "invalid", "issues": [{"loc": ["tool_count"], "type": "x", "msg": "m"}]},
+        ]},
+    )
+    report = _deliver()
+    assert online.outbox_files() == []
+    [record] = Outbox(online.state).dead_letters()
+    assert record["reason"] == "invalid"
+    assert record["issues"] == [{"loc": ["tool_count"], "type": "x", "msg": "m"}]
+    assert (report.accepted, report.dead_lettered) == (1, 1)
+
+
+@pytest.mark.parametrize("status", [400, 413, 415])
+def test_rejected_request_goes_to_dead_letter_and_is_not_retried(
+    online: Any, stub_server: Any, status: int
+) -> None:
+    _enqueue(online, 1)
+    stub_server.reply(status, {"ok": False, "error": "validation_failed"})
+    _deliver()
+    assert online.outbox_files() == []
+    [record] = Outbox(online.state).dead_letters()
+    assert record["reason"] == f"http_{status}"
+    assert len(stub_server.received) == 1
+    _deliver()
+    assert len(stub_server.received) == 1
+
+
+def test_rejected_batch_is_retried_one_event_at_a_time(online: Any, stub_server: Any) -> None:
+    _enqueue(online, 3)
+
+    def respond(events: list[dict[str, object]]) -> Any:
+        if len(events) > 1 or events[0]["tool_count"] == 1:
+            return 400, {}, {"ok": False, "error": "validation_failed"}
+        return 200, {}, {"ok": True, "results": [{"status": "accepted"}]}
+
+    stub_server.responder = respond
+    report = _deliver()
+    assert (report.accepted, report.dead_lettered) == (2, 1)
+    assert online.outbox_files() == []
+
+
+@pytest.mark.parametrize("status", [408, 429, 502, 503, 504])
+def test_transient_status_is_retried_then_delivered(
+    online: Any, stub_server: Any, status: int
+) -> None:
+    _enqueue(online, 1)
+    answers = iter([(status, {}, {"ok": False}), (status, {}, {"ok": False})])
+
+    def respond(events: list[dict[str, object]]) -> Any:
+        return next(answers, (200, {}, {"ok": True, "results": [{"status": "accepted"}]}))
+
+    stub_server.responder = respond
+    report = _deliver()
+    assert len(stub_server.received) == 3
+    assert report.accepted == 1
+    assert online.outbox_files() == []
+
+
+def test_retry_after_is_a_floor_for_the_wait(online: Any, stub_server: Any) -> None:
+    _enqueue(online, 1)
+    answers = iter([(503, {"Retry-After": "1"}, {"ok": False})])
+    stub_server.responder = lambda events: next(
+        answers, (200, {}, {"ok": True, "results": [{"status": "accepted"}]})
+    )
+    waits: list[float] = []
+    _deliver(sleep=waits.append)
+    assert waits and waits[0] >= 1.0
+
+
+def test_outbox_survives_a_503_outage_and_is_delivered_when_the_server_returns(
+    online: Any, stub_server: Any
+) -> None:
+    keys = _enqueue(online, 2)
+    stub_server.reply(503, {"ok": False, "error": "store_unavailable"}, {"Retry-After": "0"})
+    report = _deliver(Policy(deadline=0.5, base_delay=0.01, max_delay=0.05))
+    assert report.outcome in ("retry_later", "deadline")
+    assert len(online.outbox_files()) == 2
+    stub_server.accept()
+    _deliver()
+    assert online.outbox_files() == []
+    assert {e["session_id_hash"] for e in stub_server.events} == set(keys)
+
+
+def test_outbox_survives_a_refused_connection(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int, stub_server: Any
+) -> None:
+    _enqueue(consent_on, 1)
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    report = _deliver(Policy(deadline=0.5, base_delay=0.01, max_delay=0.05))
+    assert report.remaining == 1
+    monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)
+    _deliver()
+    assert consent_on.outbox_files() == []
+    assert len(stub_server.events) == 1
+
+
+def test_outbox_survives_a_hanging_server(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, silent_server: str, stub_server: Any
+) -> None:
+    _enqueue(consent_on, 1)
+    monkeypatch.setenv("SESSION_EVENTS_URL", silent_server)
+    report = _deliver(Policy(deadline=0.6, connect_timeout=0.3, read_timeout=0.3))
+    assert report.remaining == 1
+    monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)
+    _deliver()
+    assert consent_on.outbox_files() == []
+
+
+def test_server_error_keeps_the_event_and_counts_the_attempt(
+    online: Any, stub_server: Any
+) -> None:
+    _enqueue(online, 1)
+    stub_server.reply(500, {"ok": False, "error": "internal"})
+    report = _deliver()
+    assert report.outcome == "http_error"
+    [entry] = Outbox(online.state).entries()
+    assert entry.attempts == 1
+    assert len(stub_server.received) == 1
+
+
+def test_consent_withdrawn_before_sending_sends_nothing(
+    online: Any, stub_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _enqueue(online, 1)
+    settings = Settings.load()
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    report = deliver(settings, FAST)
+    assert report.outcome == "consent_off"
+    assert stub_server.received == []
+    assert len(online.outbox_files()) == 1
+
+
+def test_a_second_sender_steps_aside_while_the_lock_is_held(
+    online: Any, stub_server: Any
+) -> None:
+    _enqueue(online, 1)
+    with sender_lock(online.state) as held:
+        assert held
+        report = _deliver()
+    assert report.outcome == "busy"
+    assert stub_server.received == []
+
+
+def test_last_delivery_is_recorded_for_status(online: Any, stub_server: Any) -> None:
+    _enqueue(online, 1)
+    _deliver()
+    last = audit.read_last_delivery(online.state)
+    assert (last["outcome"], last["accepted"], last["remaining"]) == ("delivered", 1, 0)
+
+
+def test_ingest_token_is_sent_as_bearer(
+    online: Any, stub_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    monkeypatch.setenv("SESSION_EVENTS_INGEST_TOKEN", "t0ken")
+    import http.server
+
+    original = http.server.BaseHTTPRequestHandler.send_response
+
+    def spy(self: Any, code: int, message: str | None = None) -> None:
+        seen.append(self.headers.get("Authorization", ""))
+        original(self, code, message)
+
+    monkeypatch.setattr(http.server.BaseHTTPRequestHandler, "send_response", spy)
+    _enqueue(online, 1)
+    _deliver()
+    assert seen == ["Bearer t0ken"]
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("7", 7.0), ("0", 0.0), (None, None), ("soon", None)]
+)
+def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_parse_retry_after_http_date_in_the_past_is_zero() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 10])
+def test_backoff_grows_with_jitter_and_is_capped(attempt: int) -> None:
+    policy = Policy(base_delay=0.5, max_delay=4.0)
+    ceiling = min(4.0, 0.5 * 2 ** (attempt - 1))
+    delay = backoff_delay(attempt, policy)
+    assert ceiling / 2 <= delay <= ceiling
+
+
+def test_retry_after_is_capped() -> None:
+    policy = Policy(base_delay=0.1, max_delay=1.0, retry_after_cap=30.0)
+    assert backoff_delay(1, policy, retry_after=3600) == 30.0
+
+
+def test_delivered_audit_record_holds_the_event(online: Any, stub_server: Any) -> None:
+    _enqueue(online, 1)
+    _deliver()
+    [record] = audit.read_delivered(online.state)
+    assert json.dumps(record["event"]) == json.dumps(stub_server.events[0])
