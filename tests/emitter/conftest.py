@@ -159,7 +159,9 @@ class StubServer:
     def accept(self) -> None:
         self.responder = _accept_all
 
-    def reply(self, status: int, body: object = None, headers: dict[str, str] | None = None) -> None:
+    def reply(
+        self, status: int, body: object = None, headers: dict[str, str] | None = None
+    ) -> None:
         payload = body if body is not None else {"ok": False, "error": "stub"}
         self.responder = lambda events: (status, headers or {}, payload)
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from session_event_emitter.consent import parse_switch
 from session_event_emitter.settings import Settings
 
@@ -17,7 +16,11 @@ def _write_json(path: Path, value: object) -> None:
 
 
 def _env(tmp_path: Path, **values: str) -> dict[str, str]:
-    return {"HOME": str(tmp_path / "home"), "SESSION_EVENTS_HOME": str(tmp_path / "state"), **values}
+    return {
+        "HOME": str(tmp_path / "home"),
+        "SESSION_EVENTS_HOME": str(tmp_path / "state"),
+        **values,
+    }
 
 
 def test_consent_is_off_by_default(tmp_path: Path) -> None:
@@ -33,7 +36,11 @@ def test_consent_is_off_by_default(tmp_path: Path) -> None:
         ({"SESSION_EVENTS_TELEMETRY": "off"}, False, "SESSION_EVENTS_TELEMETRY"),
         ({"ASHLR_TELEMETRY": "opt-in"}, True, "ASHLR_TELEMETRY"),
         ({"ASHLR_TELEMETRY": "off"}, False, "ASHLR_TELEMETRY"),
-        ({"SESSION_EVENTS_TELEMETRY": "off", "ASHLR_TELEMETRY": "on"}, False, "SESSION_EVENTS_TELEMETRY"),
+        (
+            {"SESSION_EVENTS_TELEMETRY": "off", "ASHLR_TELEMETRY": "on"},
+            False,
+            "SESSION_EVENTS_TELEMETRY",
+        ),
         ({"SESSION_EVENTS_TELEMETRY": "maybe"}, False, "default (opt-in: off until enabled)"),
     ],
 )
@@ -112,13 +119,21 @@ def test_parse_switch_reads_on_off_words(word: str, expected: bool | None) -> No
 @pytest.mark.parametrize(
     ("variables", "base", "source"),
     [
-        ({"SESSION_EVENTS_URL": "https://ingest.example/"}, "https://ingest.example", "SESSION_EVENTS_URL"),
+        (
+            {"SESSION_EVENTS_URL": "https://ingest.example/"},
+            "https://ingest.example",
+            "SESSION_EVENTS_URL",
+        ),
         (
             {"ASHLR_SESSION_EVENTS_URL": "https://api.example/v1/session-events"},
             "https://api.example",
             "ASHLR_SESSION_EVENTS_URL",
         ),
-        ({"ASHLR_API_URL": "https://api.example/base/"}, "https://api.example/base", "ASHLR_API_URL"),
+        (
+            {"ASHLR_API_URL": "https://api.example/base/"},
+            "https://api.example/base",
+            "ASHLR_API_URL",
+        ),
         (
             {"SESSION_EVENTS_URL": "https://a.example", "ASHLR_API_URL": "https://b.example"},
             "https://a.example",

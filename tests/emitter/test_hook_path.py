@@ -10,11 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-
 from session_event_emitter import cli, hook, identity
 from session_event_emitter.fsutil import PRIVATE_FILE_MODE
 
@@ -153,8 +151,16 @@ def test_unexpected_error_is_swallowed(
 
 @pytest.mark.parametrize(
     "stdin",
-    [b"", b"not json", b"[]", b"null", b"\xff\xfe\x00garbage", b'{"session_id": {"x": 1}}',
-     b"{" * 100_000, b"x" * (2 * 1024 * 1024)],
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b"null",
+        b"\xff\xfe\x00garbage",
+        b'{"session_id": {"x": 1}}',
+        b"{" * 100_000,
+        b"x" * (2 * 1024 * 1024),
+    ],
     ids=["empty", "text", "array", "null", "binary", "wrong-type", "deep", "oversized"],
 )
 def test_malformed_stdin_exits_zero_silently(
@@ -178,7 +184,10 @@ def test_unwritable_home_exits_zero_silently(
 
 
 def test_missing_git_exits_zero_and_omits_branch(
-    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any,
+    consent_on: Any,
+    run_cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    hook_json: Any,
     free_port: int,
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
@@ -248,7 +257,10 @@ def test_hook_path_imports_only_the_standard_library(
         " 'http', 'certifi', 'charset_normalizer', 'idna'})))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], input=hook_json(), capture_output=True, timeout=10,
+        [sys.executable, "-c", probe],
+        input=hook_json(),
+        capture_output=True,
+        timeout=10,
         check=False,
     )
     assert done.returncode == 0
@@ -258,7 +270,10 @@ def test_hook_path_imports_only_the_standard_library(
 
 
 def test_network_failure_is_quiet_and_event_stays_pending(
-    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any,
+    consent_on: Any,
+    run_cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    hook_json: Any,
     free_port: int,
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
@@ -269,7 +284,10 @@ def test_network_failure_is_quiet_and_event_stays_pending(
 
 
 def test_hook_returns_at_once_against_a_silent_server(
-    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any,
+    consent_on: Any,
+    run_cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    hook_json: Any,
     silent_server: str,
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", silent_server)
@@ -290,5 +308,3 @@ def test_consent_off_process_writes_nothing(
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     assert home.all_files() == before
     assert not home.state.exists()
-
-

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from session_event_emitter.facts import git_head_sha, transcript_tool_count
 
 
@@ -26,8 +25,11 @@ def test_counts_tool_use_blocks(tmp_path: Path) -> None:
         tmp_path / "t.jsonl",
         _line("user", {"type": "text", "text": "hi"}),
         _line("assistant", {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}),
-        _line("assistant", {"type": "text", "text": "ok"},
-              {"type": "tool_use", "id": "toolu_2", "name": "Bash", "input": {}}),
+        _line(
+            "assistant",
+            {"type": "text", "text": "ok"},
+            {"type": "tool_use", "id": "toolu_2", "name": "Bash", "input": {}},
+        ),
         _line("user", {"type": "tool_result", "tool_use_id": "toolu_2", "content": "x"}),
     )
     assert transcript_tool_count(path) == 2
@@ -45,7 +47,7 @@ def test_text_that_mentions_tool_use_is_not_counted(tmp_path: Path) -> None:
         _line("user", {"type": "text", "text": '{"type":"tool_use"} "tool_use"'}),
         _line("user", {"type": "tool_result", "content": '"type": "tool_use"'}),
         '{"type": "tool_use"}',
-        "not json but has \"tool_use\"",
+        'not json but has "tool_use"',
     )
     assert transcript_tool_count(path) == 0
 

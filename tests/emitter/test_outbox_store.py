@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from session_event_emitter.outbox import Outbox, OutboxLimits
 
 

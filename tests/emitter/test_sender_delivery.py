@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from session_event_emitter import audit
 from session_event_emitter.outbox import Outbox
 from session_event_emitter.sender import (
@@ -53,9 +52,7 @@ def test_acknowledged_events_leave_the_outbox_and_enter_the_audit_log(
     assert report.outcome == "delivered"
 
 
-def test_posts_to_the_batch_endpoint_with_an_events_envelope(
-    online: Any, stub_server: Any
-) -> None:
+def test_posts_to_the_batch_endpoint_with_an_events_envelope(online: Any, stub_server: Any) -> None:
     _enqueue(online, 3)
     _deliver()
     assert len(stub_server.received) == 1
@@ -76,10 +73,13 @@ def test_invalid_item_goes_to_dead_letter_and_others_are_delivered(
     stub_server.responder = lambda events: (
         200,
         {},
-        {"ok": True, "results": [
-            {"status": "accepted"},
-            {"status": "invalid", "issues": [{"loc": ["tool_count"], "type": "x", "msg": "m"}]},
-        ]},
+        {
+            "ok": True,
+            "results": [
+                {"status": "accepted"},
+                {"status": "invalid", "issues": [{"loc": ["tool_count"], "type": "x", "msg": "m"}]},
+            ],
+        },
     )
     report = _deliver()
     assert online.outbox_files() == []
@@ -185,9 +185,7 @@ def test_outbox_survives_a_hanging_server(
     assert consent_on.outbox_files() == []
 
 
-def test_server_error_keeps_the_event_and_counts_the_attempt(
-    online: Any, stub_server: Any
-) -> None:
+def test_server_error_keeps_the_event_and_counts_the_attempt(online: Any, stub_server: Any) -> None:
     _enqueue(online, 1)
     stub_server.reply(500, {"ok": False, "error": "internal"})
     report = _deliver()
@@ -209,9 +207,7 @@ def test_consent_withdrawn_before_sending_sends_nothing(
     assert len(online.outbox_files()) == 1
 
 
-def test_a_second_sender_steps_aside_while_the_lock_is_held(
-    online: Any, stub_server: Any
-) -> None:
+def test_a_second_sender_steps_aside_while_the_lock_is_held(online: Any, stub_server: Any) -> None:
     _enqueue(online, 1)
     with sender_lock(online.state) as held:
         assert held

@@ -75,9 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flush.add_argument("--deadline", type=float, default=None, help="seconds (default 10)")
     sub.add_parser("enable", parents=[common], help="record consent in the config file")
-    sub.add_parser(
-        "disable", parents=[common], help="withdraw consent and empty the outbox"
-    )
+    sub.add_parser("disable", parents=[common], help="withdraw consent and empty the outbox")
     log = sub.add_parser("log", parents=[common], help="show the events that were delivered")
     log.add_argument("-n", "--limit", type=int, default=20, help="last N events (0 = all)")
     return parser

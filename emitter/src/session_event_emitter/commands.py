@@ -79,8 +79,13 @@ def flush(args: argparse.Namespace) -> int:
     if settings.base_url is None:
         _err("no endpoint is configured (SESSION_EVENTS_URL or --url); nothing sent")
         return 1
+
     # The foreground run is bounded too: a grace second past the deadline, then out.
-    sender.start_watchdog(settings.sender_deadline + 1.0, exit_code=1)
+    def _late() -> None:
+        sender.note_deadline(settings.home)()
+        _err("deadline reached; undelivered events stay in the outbox")
+
+    sender.start_watchdog(settings.sender_deadline + 1.0, exit_code=1, on_fire=_late)
     policy = sender.Policy(
         deadline=settings.sender_deadline,
         base_delay=settings.retry_base_delay,

@@ -207,9 +207,7 @@ class Outbox:
             victim = next((i for i in survivors if i.path != keep), None)
             if victim is None:
                 break
-            reason = (
-                "evicted_count" if len(survivors) > self.limits.max_events else "evicted_bytes"
-            )
+            reason = "evicted_count" if len(survivors) > self.limits.max_events else "evicted_bytes"
             survivors.remove(victim)
             total -= victim.size
             if _unlink(victim.path):

@@ -144,16 +144,37 @@ def sender_lock(
         os.close(fd)
 
 
-def start_watchdog(seconds: float, exit_code: int = WATCHDOG_EXIT_CODE) -> None:
-    """End the whole process with os._exit after `seconds`, whatever it is doing."""
+def start_watchdog(
+    seconds: float,
+    exit_code: int = WATCHDOG_EXIT_CODE,
+    on_fire: Callable[[], None] | None = None,
+) -> None:
+    """End the whole process with os._exit after `seconds`, whatever it is doing.
+
+    `on_fire` gets one chance to leave a note (it must be quick and must not raise).
+    """
 
     def _fire() -> None:
         time.sleep(max(seconds, 0.0))
-        with contextlib.suppress(Exception):
+        if on_fire is not None:
+            with contextlib.suppress(BaseException):
+                on_fire()
+        with contextlib.suppress(BaseException):
             sys.stderr.flush()
         os._exit(exit_code)
 
     threading.Thread(target=_fire, name="sender-deadline", daemon=True).start()
+
+
+def note_deadline(home: Path) -> Callable[[], None]:
+    """A watchdog note: record in last-delivery.json that the deadline cut the run short."""
+
+    def _note() -> None:
+        report = Report(outcome="deadline", detail="stopped at the deadline; events stay pending")
+        report.remaining = Outbox(home).depth().events
+        audit.write_last_delivery(home, report.as_record())
+
+    return _note
 
 
 # -- delivery ----------------------------------------------------------------------------
@@ -432,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=None)
     args = parser.parse_args(argv)
     settings = Settings.load(url=args.url, sender_deadline=args.deadline)
-    start_watchdog(settings.sender_deadline)
+    start_watchdog(settings.sender_deadline, on_fire=note_deadline(settings.home))
     policy = Policy(deadline=settings.sender_deadline, base_delay=settings.retry_base_delay)
     try:
         deliver(settings, policy, url=args.url)
