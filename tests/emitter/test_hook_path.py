@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from session_event_emitter import cli, hook, identity
+from session_event_emitter import cli, hook, identity, spawn
 from session_event_emitter.fsutil import PRIVATE_FILE_MODE
 
 
@@ -37,7 +37,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
         return True
 
     monkeypatch.setattr(socket.socket, "connect", no_connect)
-    monkeypatch.setattr(hook, "start_sender", fake_spawn)
+    monkeypatch.setattr(spawn, "start_sender", fake_spawn)
     return seen
 
 
@@ -105,6 +105,15 @@ def test_consent_on_stores_one_private_file_named_by_key_and_starts_sender(
     assert event["session_id_hash"] == identity.sha256_hex("sess-1")
     assert recorder.spawned == [None]
     assert recorder.connections == []
+
+
+def test_state_directories_are_private(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, recorder: _Recorder, hook_json: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    _run_hook_in_process(monkeypatch, hook_json())
+    assert consent_on.state.stat().st_mode & 0o777 == 0o700
+    assert consent_on.outbox.stat().st_mode & 0o777 == 0o700
 
 
 def test_same_session_twice_keeps_one_outbox_file(

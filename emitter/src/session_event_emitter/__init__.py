@@ -1,10 +1,7 @@
 """Opt-in SessionEnd emitter: builds a hashed session event locally and delivers it later.
 
-The package root stays import-light: the hook path imports only the standard library.
+The package root stays import-light: the hook path imports only the standard library, and
+not even all of that (see ``diagnostics`` for the package's named logger).
 """
 
-import logging
-
 __version__ = "0.1.0"
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from session_event_emitter import __version__
-from session_event_emitter.facts import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
-
-logger = logging.getLogger("session_event_emitter")
+from session_event_emitter import __version__, diagnostics
+from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 SUBCOMMANDS = ("status", "flush", "enable", "disable", "log")
 
@@ -29,6 +26,17 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help formatter that sizes itself with os, sparing the hook path an import of shutil."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = os.get_terminal_size(sys.stderr.fileno()).columns - 2
+        except (OSError, ValueError, AttributeError):
+            width = 78
+        super().__init__(prog, width=max(width, 40))
 
 
 def _count(maximum: int) -> object:
@@ -44,14 +52,16 @@ def _count(maximum: int) -> object:
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
+    """The full command line; `with_commands=False` builds only the hook's flags (faster)."""
+    common = _Parser(add_help=False, formatter_class=_Formatter)
     common.add_argument(
         "--url", default=None, help="base URL of the ingest function (beats SESSION_EVENTS_URL)"
     )
     parser = _Parser(
         prog="session-event-emit",
         parents=[common],
+        formatter_class=_Formatter,
         description=(
             "Record this coding session's shape (hashes and counts only) and deliver it to "
             "the ingest function, if telemetry is enabled. Without a subcommand this is the "
@@ -64,19 +74,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tool-count", type=_count(MAX_TOOL_COUNT), default=None)  # type: ignore[arg-type]
     parser.add_argument("--tokens-saved", type=_count(MAX_TOKENS_SAVED), default=None)  # type: ignore[arg-type]
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if not with_commands:
+        parser.set_defaults(command=None)
+        return parser
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     status = sub.add_parser(
-        "status", parents=[common], help="consent, endpoint, outbox depth, last delivery"
+        "status",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="consent, endpoint, outbox depth, last delivery",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     flush = sub.add_parser(
-        "flush", parents=[common], help="deliver the outbox now, in the foreground"
+        "flush",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="deliver the outbox now, in the foreground",
     )
     flush.add_argument("--deadline", type=float, default=None, help="seconds (default 10)")
-    sub.add_parser("enable", parents=[common], help="record consent in the config file")
-    sub.add_parser("disable", parents=[common], help="withdraw consent and empty the outbox")
-    log = sub.add_parser("log", parents=[common], help="show the events that were delivered")
+    sub.add_parser(
+        "enable",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="record consent in the config file",
+    )
+    sub.add_parser(
+        "disable",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="withdraw consent and empty the outbox",
+    )
+    log = sub.add_parser(
+        "log",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="show the events that were delivered",
+    )
     log.add_argument("-n", "--limit", type=int, default=20, help="last N events (0 = all)")
     return parser
 
@@ -84,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("SESSION_EVENTS_DEBUG"):
-        _debug_to_stderr()
-    parser = build_parser()
+        diagnostics.log_to_stderr()
+    wants_commands = any(token in SUBCOMMANDS or token in ("-h", "--help") for token in arguments)
+    parser = build_parser(with_commands=wants_commands)
     try:
         args = parser.parse_args(arguments)
     except UsageError as error:
@@ -119,15 +154,8 @@ def _hook(args: argparse.Namespace) -> int:
         )
     except BaseException as exc:  # the hook must never fail the session
         with contextlib.suppress(BaseException):  # not even a broken logger may escape
-            logger.debug("hook failed: %s", type(exc).__name__)
+            diagnostics.debug(__name__, "hook failed: %s", type(exc).__name__)
     return 0
-
-
-def _debug_to_stderr() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("session-event-emit: %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
 
 
 def run() -> NoReturn:

@@ -10,7 +10,7 @@ then an explicit flag; then the environment (``SESSION_EVENTS_TELEMETRY``, then 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ON_WORDS = frozenset({"1", "true", "yes", "on", "opt-in", "optin", "enable", "enabled"})
 OFF_WORDS = frozenset({"0", "false", "no", "off", "opt-out", "optout", "disable", "disabled"})
@@ -19,8 +19,7 @@ DO_NOT_TRACK_WORDS = frozenset({"1", "true", "yes", "on"})
 TELEMETRY_VARIABLES = ("SESSION_EVENTS_TELEMETRY", "ASHLR_TELEMETRY")
 
 
-@dataclass(frozen=True)
-class Consent:
+class Consent(NamedTuple):
     """Whether events may be built, stored and sent, and which setting said so."""
 
     enabled: bool

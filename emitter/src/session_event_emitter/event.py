@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from session_event_emitter import __version__, facts, identity
+from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 from session_event_emitter.settings import Settings
 
 SCHEMA_VERSION = 1
@@ -17,8 +18,7 @@ MAX_RAW_SESSION_ID = 4096
 Event = dict[str, object]
 
 
-@dataclass(frozen=True)
-class HookInput:
+class HookInput(NamedTuple):
     """The fields of the SessionEnd hook input this emitter uses (others are ignored)."""
 
     session_id: str | None = None
@@ -94,8 +94,8 @@ def build_event(
         "identity_hash": identity.identity_hash(install, salt),
         "session_id_hash": identity.session_id_hash(session_id),
         "ended_at": format_timestamp(moment),
-        "tool_count": min(max(tool_count or 0, 0), facts.MAX_TOOL_COUNT),
-        "tokens_saved": min(max(tokens_saved or 0, 0), facts.MAX_TOKENS_SAVED),
+        "tool_count": min(max(tool_count or 0, 0), MAX_TOOL_COUNT),
+        "tokens_saved": min(max(tokens_saved or 0, 0), MAX_TOKENS_SAVED),
         "plugin_version": __version__,
     }
     login = settings.github_login or identity.legacy_github_login(settings.legacy_dir)

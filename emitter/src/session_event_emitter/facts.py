@@ -7,22 +7,19 @@ raises. Only numbers and a commit-SHA prefix come out of here.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import stat
 import subprocess
 from pathlib import Path
 
+from session_event_emitter import diagnostics
 from session_event_emitter.fsutil import read_json_object
-
-logger = logging.getLogger(__name__)
+from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 GIT_TIMEOUT_SECONDS = 0.3
 TRANSCRIPT_READ_LIMIT = 32 * 1024 * 1024
 STATS_READ_LIMIT = 8 * 1024 * 1024
-MAX_TOOL_COUNT = 1_000_000
-MAX_TOKENS_SAVED = 1_000_000_000
 
 _SHA_RE = re.compile(r"[0-9a-fA-F]{7,40}")
 _TOOL_USE_MARK = b'"tool_use"'
@@ -45,7 +42,7 @@ def git_head_sha(cwd: str | None, timeout: float = GIT_TIMEOUT_SECONDS) -> str |
             check=False,
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        logger.debug("git rev-parse unavailable: %s", type(exc).__name__)
+        diagnostics.debug(__name__, "git rev-parse unavailable: %s", type(exc).__name__)
         return None
     if done.returncode != 0:
         return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     The bytes go to a temporary file in the same directory, are fsynced, and the file is
     renamed over `path` with os.replace; the directory entry is then fsynced too.
     """
-    tmp = path.with_name(f"{TMP_PREFIX}{secrets.token_hex(8)}-{path.name}")
+    tmp = path.with_name(f"{TMP_PREFIX}{os.urandom(8).hex()}-{path.name}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     try:
         try:

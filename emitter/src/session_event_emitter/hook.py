@@ -7,7 +7,6 @@ and the caller turns any failure into a silent exit 0.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import select
 import sys
@@ -15,12 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from session_event_emitter.event import HookInput, build_event, idempotency_key
-from session_event_emitter.outbox import Outbox
+from session_event_emitter import diagnostics
 from session_event_emitter.settings import Settings
-from session_event_emitter.spawn import start_sender
-
-logger = logging.getLogger(__name__)
 
 STDIN_LIMIT = 1024 * 1024
 STDIN_TIMEOUT_SECONDS = 0.5
@@ -80,6 +75,11 @@ def run_hook(
     if not dry_run and (not settings.consent.enabled or settings.batch_url is None):
         # Consent off (or nowhere to send): touch nothing, open nothing.
         return
+    # Only now, with consent, load what building and storing an event needs.
+    from session_event_emitter.event import HookInput, build_event, idempotency_key
+    from session_event_emitter.outbox import Outbox
+    from session_event_emitter.spawn import start_sender
+
     hook = HookInput.parse(read_hook_stdin(sys.stdin if stdin is None else stdin))
     event = build_event(
         settings,
@@ -103,5 +103,5 @@ def run_hook(
     try:
         Outbox(settings.home).put(idempotency_key(event), event)
     except OSError as exc:
-        logger.debug("outbox write failed: %s", type(exc).__name__)
+        diagnostics.debug(__name__, "outbox write failed: %s", type(exc).__name__)
     (spawn or start_sender)(url)

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 from datetime import datetime
 from pathlib import Path
 
@@ -55,12 +54,12 @@ def session_id_hash(raw_session_id: str) -> str:
 
 
 def random_session_id() -> str:
-    """An unguessable stand-in when neither the hook input nor the environment has an id."""
-    return secrets.token_hex(32)
+    """An unguessable stand-in (256 bits from the OS CSPRNG) when no session id is given."""
+    return os.urandom(32).hex()
 
 
 def _random_uuid4() -> str:
-    raw = bytearray(secrets.token_bytes(16))
+    raw = bytearray(os.urandom(16))
     raw[6] = (raw[6] & 0x0F) | 0x40
     raw[8] = (raw[8] & 0x3F) | 0x80
     h = raw.hex()

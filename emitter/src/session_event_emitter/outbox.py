@@ -21,8 +21,8 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from session_event_emitter.fsutil import (
     TMP_PREFIX,
@@ -38,8 +38,7 @@ STALE_TMP_SECONDS = 3600.0
 _KEY_FILE_RE = re.compile(r"[0-9a-f]{64}\.json")
 
 
-@dataclass(frozen=True)
-class OutboxLimits:
+class OutboxLimits(NamedTuple):
     """How much the outbox may hold before the oldest events are evicted."""
 
     max_events: int = 1000
@@ -49,8 +48,7 @@ class OutboxLimits:
     max_quarantined: int = 50
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One pending event as read back from the outbox."""
 
     key: str
@@ -60,20 +58,18 @@ class Entry:
     enqueued_at: float
 
 
-@dataclass(frozen=True)
-class _FileInfo:
+class _FileInfo(NamedTuple):
     path: Path
     size: int
     mtime: float
 
 
-@dataclass
-class Depth:
+class Depth(NamedTuple):
     """How many events are pending and how many bytes they take."""
 
-    events: int = 0
-    bytes: int = 0
-    counters: dict[str, int] = field(default_factory=dict)
+    events: int
+    bytes: int
+    counters: dict[str, int]
 
 
 class Outbox:
@@ -94,7 +90,7 @@ class Outbox:
 
         The first event for a key wins, as on the server.
         """
-        ensure_private_dir(self.pending_dir)
+        self._private(self.pending_dir)
         path = self.pending_dir / f"{key}.json"
         if path.exists():
             return False
@@ -128,7 +124,7 @@ class Outbox:
 
     def dead_letter(self, entry: Entry, reason: str, detail: Mapping[str, object]) -> None:
         """Move `entry` to the dead-letter folder with why it was refused; it is not retried."""
-        ensure_private_dir(self.dead_letter_dir)
+        self._private(self.dead_letter_dir)
         record = {
             "reason": reason,
             **detail,
@@ -218,6 +214,11 @@ class Outbox:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _private(self, directory: Path) -> None:
+        """Create the home and then `directory`, both readable by the owner only."""
+        ensure_private_dir(self.home)
+        ensure_private_dir(directory)
+
     def _files(self) -> Iterator[_FileInfo]:
         for path in _list(self.pending_dir):
             name = path.name
@@ -263,7 +264,7 @@ class Outbox:
 
     def _quarantine(self, path: Path) -> None:
         try:
-            ensure_private_dir(self.quarantine_dir)
+            self._private(self.quarantine_dir)
             os.replace(path, self.quarantine_dir / f"{int(time.time())}-{path.name}")
         except OSError:
             return

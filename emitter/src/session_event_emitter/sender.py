@@ -24,7 +24,6 @@ import contextlib
 import email.utils
 import fcntl
 import json
-import logging
 import os
 import random
 import sys
@@ -37,12 +36,12 @@ from pathlib import Path
 
 import requests
 
-from session_event_emitter import __version__, audit
+from session_event_emitter import __version__, audit, diagnostics
 from session_event_emitter.fsutil import ensure_private_dir
 from session_event_emitter.outbox import Entry, Outbox
 from session_event_emitter.settings import Settings
 
-logger = logging.getLogger(__name__)
+logger = diagnostics.get_logger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 502, 503, 504})
 REJECTED_STATUS = frozenset({400, 413, 415})

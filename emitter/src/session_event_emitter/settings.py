@@ -13,8 +13,8 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from session_event_emitter.consent import Consent, resolve_consent
 from session_event_emitter.fsutil import read_json_object
@@ -31,8 +31,7 @@ _REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything the hook, the sender and the commands need to know, resolved once."""
 
     home: Path

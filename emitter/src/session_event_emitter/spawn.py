@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 
-logger = logging.getLogger(__name__)
+from session_event_emitter import diagnostics
 
 
 def start_sender(url: str | None = None) -> bool:
@@ -31,6 +30,6 @@ def start_sender(url: str | None = None) -> bool:
             cwd="/",
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        logger.debug("could not start the sender: %s", type(exc).__name__)
+        diagnostics.debug(__name__, "could not start the sender: %s", type(exc).__name__)
         return False
     return True
