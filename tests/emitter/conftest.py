@@ -59,7 +59,7 @@ class Home:
         return sorted(p for p in self.root.rglob("*") if p.is_file())
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     """A fresh HOME and SESSION_EVENTS_HOME, every emitter variable cleared (restored after)."""
     for name in list(os.environ):

@@ -33,7 +33,7 @@ def git_head_sha(cwd: str | None, timeout: float = GIT_TIMEOUT_SECONDS) -> str |
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
+            ["git", "-c", "core.fsmonitor=false", "rev-parse", "--short=12", "HEAD"],
             cwd=directory,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -308,7 +308,7 @@ class Sender:
                 raise _Stop("error", type(exc).__name__) from None
             else:
                 status = response.status_code
-                if status == 200:
+                if 200 <= status < 300:
                     return self._results(response, batch)
                 if status in REJECTED_STATUS:
                     raise _Rejected(status, _error_code(response))
