@@ -1,0 +1,273 @@
+"""HTTP edge: request -> checks -> service -> one JSON answer and one log line.
+
+This module never sees a store client; the answers are the ones of CONTRACT §2.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from flask import Request, Response
+from pydantic import ValidationError
+
+from session_events.config import BATCH_BODY_LIMIT, BATCH_MAX_EVENTS, SINGLE_BODY_LIMIT
+from session_events.errors import (
+    IngestError,
+    InvalidJson,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from session_events.logs import log_request
+from session_events.runtime import Runtime, get_runtime
+from session_events.schema import UNKNOWN_KEY, SessionEvent, validation_issues
+
+SINGLE_PATH = "/v1/session-events"
+BATCH_PATH = "/v1/session-events/batch"
+
+ROUTES: dict[str, tuple[str, ...]] = {
+    SINGLE_PATH: ("POST",),
+    BATCH_PATH: ("POST",),
+    "/healthz": ("GET", "HEAD"),
+    "/readyz": ("GET", "HEAD"),
+}
+
+_READ_CHUNK = 64 * 1024
+_GZIP = ("gzip", "x-gzip")
+
+
+class Exchange:
+    """What one request produced: the answer and the fields its log line may carry."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.body: dict[str, Any] = {"ok": False, "error": "internal"}
+        self.headers: dict[str, str] = {}
+        self.log: dict[str, Any] = {}
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.body = status, body
+
+    def fail(self, error: IngestError) -> None:
+        self.status, self.body = error.status, error.body()
+        self.headers.update(error.headers())
+        self.log["code"] = error.code
+
+
+def handle(request: Request, runtime: Runtime | None = None) -> Response:
+    """The whole request: route, check, run, answer; nothing escapes as an exception."""
+    started = time.perf_counter()
+    exchange = Exchange()
+    route = request.path if request.path in ROUTES else "(unknown)"
+    try:
+        allowed = ROUTES.get(request.path)
+        if allowed is None:
+            raise NotFound()
+        if request.method not in allowed:
+            raise MethodNotAllowed(allowed)
+        _dispatch(request, runtime or get_runtime(), exchange)
+    except IngestError as error:
+        exchange.fail(error)
+        if error.status >= 500:
+            exchange.log["error_type"] = error.detail or type(error).__name__
+    except Exception as error:  # anything unexpected: a generic 500, its text stays here
+        exchange.fail(IngestError())
+        exchange.log["error_type"] = type(error).__name__
+    exchange.log["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    log_request(
+        f"{request.method} {route} {exchange.status}",
+        exchange.status,
+        method=request.method,
+        route=route,
+        **exchange.log,
+    )
+    headers = {"Cache-Control": "no-store", **exchange.headers}
+    return Response(
+        json.dumps(exchange.body, separators=(",", ":")),
+        status=exchange.status,
+        headers=headers,
+        mimetype="application/json",
+    )
+
+
+def _dispatch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
+    path = request.path
+    if path == "/healthz":
+        exchange.answer(200, {"ok": True})
+        return
+    if path == "/readyz":
+        runtime.store.ping()
+        exchange.answer(200, {"ok": True})
+        return
+    _authorize(request, runtime.settings.ingest_token)
+    if path == SINGLE_PATH:
+        _ingest_one(request, runtime, exchange)
+    else:
+        _ingest_batch(request, runtime, exchange)
+
+
+def _authorize(request: Request, token: str | None) -> None:
+    if token is None:
+        return
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    expected = token.encode("utf-8")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode("utf-8"), expected
+    ):
+        raise Unauthorized()
+
+
+def _ingest_one(request: Request, runtime: Runtime, exchange: Exchange) -> None:
+    payload = parse_object(read_body(request, SINGLE_BODY_LIMIT))
+    try:
+        event = SessionEvent.model_validate(payload)
+    except ValidationError as error:
+        raise ValidationFailed(validation_issues(error)) from None
+    exchange.log["identity_prefix"] = event.identity_hash
+    _take_tokens(runtime, {event.identity_hash: 1})
+    outcome = runtime.service.ingest(event)
+    exchange.log.update(events=1, outcome=str(outcome))
+    exchange.answer(202, {"ok": True, "status": str(outcome)})
+
+
+def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
+    payload = parse_object(read_body(request, BATCH_BODY_LIMIT))
+    items = batch_items(payload)
+    events: list[SessionEvent | None] = []
+    issues: dict[int, list[dict[str, Any]]] = {}
+    for position, item in enumerate(items):
+        try:
+            events.append(SessionEvent.model_validate(item))
+        except ValidationError as error:
+            events.append(None)
+            issues[position] = validation_issues(error)
+    counts: dict[str, int] = {}
+    for event in events:
+        if event is not None:
+            counts[event.identity_hash] = counts.get(event.identity_hash, 0) + 1
+    if len(counts) == 1:
+        exchange.log["identity_prefix"] = next(iter(counts))
+    _take_tokens(runtime, counts)
+    outcomes = runtime.service.ingest_many(events)
+    results: list[dict[str, Any]] = []
+    for position, outcome in enumerate(outcomes):
+        result: dict[str, Any] = {"status": str(outcome)}
+        if position in issues:
+            result["issues"] = issues[position]
+        results.append(result)
+    exchange.log.update(
+        events=len(outcomes),
+        **{str(kind): sum(1 for o in outcomes if o == kind) for kind in set(outcomes)},
+    )
+    exchange.answer(200, {"ok": True, "results": results})
+
+
+def batch_items(payload: dict[str, Any]) -> list[Any]:
+    """The envelope `{"events": [...]}`: a list of at most 100 items and no other key."""
+    issues: list[dict[str, Any]] = []
+    extra = [key for key in payload if key != "events"]
+    if extra:
+        issues.append(
+            {"loc": [UNKNOWN_KEY], "type": "extra_forbidden", "msg": "Extra inputs are not permitted"}
+        )
+    items = payload.get("events")
+    if "events" not in payload:
+        issues.append({"loc": ["events"], "type": "missing", "msg": "Field required"})
+    elif not isinstance(items, list):
+        issues.append(
+            {"loc": ["events"], "type": "list_type", "msg": "Input should be a valid list"}
+        )
+    elif len(items) > BATCH_MAX_EVENTS:
+        issues.append(
+            {
+                "loc": ["events"],
+                "type": "too_long",
+                "msg": f"List should have at most {BATCH_MAX_EVENTS} items",
+            }
+        )
+    if issues or not isinstance(items, list):
+        raise ValidationFailed(issues)
+    return items
+
+
+def _take_tokens(runtime: Runtime, counts: dict[str, int]) -> None:
+    if counts:
+        wait = runtime.limiter.acquire(counts)
+        if wait:
+            raise RateLimited(wait)
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The decoded body, refused (413) as soon as it is known to exceed `limit` bytes."""
+    content_type = request.headers.get("Content-Type")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if content_type is not None and media_type != "application/json":
+        raise UnsupportedMediaType()
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("identity", "", *_GZIP):
+        raise UnsupportedMediaType()
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge()
+    raw = _read_at_most(request.stream.read, limit)
+    if encoding in _GZIP:
+        raw = gunzip_at_most(raw, limit)
+    return raw
+
+
+def _read_at_most(read: Callable[[int], bytes], limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = read(min(_READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge()
+
+
+def gunzip_at_most(data: bytes, limit: int) -> bytes:
+    """Inflate at most limit + 1 bytes: a body that would grow past `limit` is a 413."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise InvalidJson() from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge()
+    if not inflater.eof or inflater.unused_data:
+        raise InvalidJson()
+    return out
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key")
+    return obj
+
+
+def _no_constants(_name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """Strict JSON: an object, no duplicate keys, no NaN/Infinity; anything else is invalid_json."""
+    try:
+        value = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise InvalidJson() from None
+    if not isinstance(value, dict):
+        raise InvalidJson()
+    return value
+

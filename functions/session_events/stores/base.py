@@ -1,0 +1,72 @@
+"""The store port: what the service asks of any store, and the record it hands over."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from session_events.schema import SessionEvent
+
+
+class Outcome(StrEnum):
+    """What happened to one event."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+
+
+def document_id(identity_hash: str, session_id_hash: str) -> str:
+    """The idempotency key as a store key: sha256(identity_hash + ":" + session_id_hash) hex."""
+    return hashlib.sha256(f"{identity_hash}:{session_id_hash}".encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A validated event ready to store, with its key and server-side times."""
+
+    event: SessionEvent
+    received_at: datetime
+    expire_at: datetime
+
+    @property
+    def key(self) -> str:
+        return document_id(self.event.identity_hash, self.event.session_id_hash)
+
+    def fields(self) -> dict[str, Any]:
+        """Every stored field, in native Python types (each adapter encodes them its way)."""
+        event = self.event
+        return {
+            "identity_hash": event.identity_hash,
+            "github_hash": event.github_hash,
+            "session_id_hash": event.session_id_hash,
+            "ended_at": event.ended_at,
+            "tool_count": event.tool_count,
+            "tokens_saved": event.tokens_saved,
+            "branch_sha": event.branch_sha,
+            "discovery_refs": event.refs,
+            "plugin_version": event.plugin_version,
+            "schema_version": event.schema_version,
+            "received_at": self.received_at,
+            "expire_at": self.expire_at,
+        }
+
+
+class EventStore(Protocol):
+    """Stores events exactly once per key; raises StoreUnavailable when it cannot answer."""
+
+    def put(self, record: EventRecord) -> Outcome:
+        """Store the record unless its key exists: ACCEPTED, or DUPLICATE (nothing changed)."""
+        ...
+
+    def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
+        """Like put for each record (keys are distinct), one outcome per record, in order."""
+        ...
+
+    def ping(self) -> None:
+        """Return when the store answers; raise StoreUnavailable otherwise."""
+        ...
