@@ -67,8 +67,7 @@ class Settings:
             sqlite_path=env.get("SESSION_EVENTS_SQLITE_PATH", "").strip()
             or ".data/session_events.db",
             collection=collection,
-            dynamodb_table=env.get("SESSION_EVENTS_DYNAMODB_TABLE", "").strip()
-            or "session_events",
+            dynamodb_table=env.get("SESSION_EVENTS_DYNAMODB_TABLE", "").strip() or "session_events",
             dynamodb_endpoint_url=env.get("SESSION_EVENTS_DYNAMODB_ENDPOINT", "").strip() or None,
             retention_days=_int(env, "SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
             rate_limit_per_minute=_int(env, "SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),

@@ -1,17 +1,17 @@
 """The project's error tree, each error with a stable code and HTTP status.
 
-    IngestError(code, status, retryable)
-    ├── RequestRejected            4xx: the client's mistake, never retried as is
-    │   ├── InvalidJson            400 invalid_json
-    │   ├── ValidationFailed       400 validation_failed (+ issues)
-    │   ├── Unauthorized           401 unauthorized
-    │   ├── NotFound               404 not_found
-    │   ├── MethodNotAllowed       405 method_not_allowed (+ Allow)
-    │   ├── PayloadTooLarge        413 payload_too_large
-    │   ├── UnsupportedMediaType   415 unsupported_media_type
-    │   └── RateLimited            429 rate_limited (+ Retry-After)
-    ├── StoreUnavailable           503 store_unavailable (+ Retry-After)
-    └── ConfigurationError         500 internal (the message names the variable; logged, never sent)
+IngestError(code, status, retryable)
+├── RequestRejected            4xx: the client's mistake, never retried as is
+│   ├── InvalidJson            400 invalid_json
+│   ├── ValidationFailed       400 validation_failed (+ issues)
+│   ├── Unauthorized           401 unauthorized
+│   ├── NotFound               404 not_found
+│   ├── MethodNotAllowed       405 method_not_allowed (+ Allow)
+│   ├── PayloadTooLarge        413 payload_too_large
+│   ├── UnsupportedMediaType   415 unsupported_media_type
+│   └── RateLimited            429 rate_limited (+ Retry-After)
+├── StoreUnavailable           503 store_unavailable (+ Retry-After)
+└── ConfigurationError         500 internal (the message names the variable; logged, never sent)
 """
 
 from __future__ import annotations

@@ -177,7 +177,11 @@ def batch_items(payload: dict[str, Any]) -> list[Any]:
     extra = [key for key in payload if key != "events"]
     if extra:
         issues.append(
-            {"loc": [UNKNOWN_KEY], "type": "extra_forbidden", "msg": "Extra inputs are not permitted"}
+            {
+                "loc": [UNKNOWN_KEY],
+                "type": "extra_forbidden",
+                "msg": "Extra inputs are not permitted",
+            }
         )
     items = payload.get("events")
     if "events" not in payload:
@@ -270,4 +274,3 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidJson()
     return value
-

@@ -113,7 +113,9 @@ class FirestoreStore:
             collection = self._collection()
             batch = BulkWriteBatch(collection._client)
             for index in indexes:
-                batch.create(collection.document(records[index].key), _stored_fields(records[index]))
+                batch.create(
+                    collection.document(records[index].key), _stored_fields(records[index])
+                )
             response = batch.commit(retry=self._retry, timeout=self._timeout_s)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"firestore: {type(exc).__name__}") from exc
