@@ -8,8 +8,9 @@ from pathlib import Path
 import functions_framework
 import pytest
 from flask.testing import FlaskClient
-from session_events.runtime import reset_runtime
 from support import MAIN, Backend, FirestoreBackend, SqliteBackend
+
+from session_events.runtime import reset_runtime
 
 STORE_ENV = (
     "SESSION_EVENTS_STORE",

@@ -10,8 +10,9 @@ import functions_framework
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from session_events.runtime import reset_runtime
 from support import BATCH_URL, MAIN, URL, event
+
+from session_events.runtime import reset_runtime
 
 MARKER = "ECHO-MARKER"
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from session_events.schema import SessionEvent, format_timestamp, validation_issues
 from support import event
+
+from session_events.schema import SessionEvent, format_timestamp, validation_issues
 
 
 def soon(hours: float) -> str:
