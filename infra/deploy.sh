@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Deploys session-events to Google Cloud with gcloud: APIs, Firestore (database, indexes,
+# TTL), a least-privilege service account and the gen2 HTTP function. Every step is
+# idempotent: a second run changes nothing and does not fail.
+#
+# usage: infra/deploy.sh [all|firestore]     (make deploy / make deploy-firestore)
+#
+#   all        (default) APIs, Firestore, service account, function
+#   firestore  only the Firestore part: database, composite index, index exemptions, TTL
+#
+# environment:
+#   GOOGLE_CLOUD_PROJECT  required: the project to deploy to
+#   REGION                required: the function's region (e.g. us-central1)
+#   STAGE                 env file infra/env.<STAGE>.yaml (default: prod)
+#   DRY_RUN=1             print the exact commands, one per line, and run none
+#   FIRESTORE_LOCATION    location of a new Firestore database (default: REGION)
+#   MEMORY, CPU           instance size (default: 512Mi, 1; concurrency > 1 needs CPU >= 1)
+#   MIN_INSTANCES         default 0
+#   MAX_INSTANCES         default 10 (a cost and write-rate ceiling)
+#   INGEST_TOKEN_SECRET   optional Secret Manager secret holding the ingest token; when set,
+#                         the function reads it as SESSION_EVENTS_INGEST_TOKEN
+#   RETRY_SLEEP_S         pause between retries of an IAM grant (default: 10)
+#
+# The concurrency per instance is THREADS from the env file, so the request concurrency
+# and functions-framework's thread count always match.
+set -euo pipefail
+
+readonly FUNCTION_NAME="session-events"
+readonly SERVICE_ACCOUNT_ID="session-events-fn"
+readonly DATABASE="(default)"
+readonly APIS=(
+  cloudfunctions.googleapis.com
+  run.googleapis.com
+  cloudbuild.googleapis.com
+  artifactregistry.googleapis.com
+  firestore.googleapis.com
+)
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+usage() {
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "infra/deploy.sh"
+}
+
+die() {
+  local status="$1"
+  shift
+  echo "deploy.sh: error: $*" >&2
+  exit "$status"
+}
+
+# ---- arguments and settings ---------------------------------------------------------------
+
+PART="${1:-all}"
+case "$PART" in
+  all | firestore) ;;
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  *) die 2 "unknown part '$PART' (expected: all or firestore)" ;;
+esac
+[[ $# -le 1 ]] || die 2 "too many arguments (expected at most one: all or firestore)"
+
+missing=0
+for name in GOOGLE_CLOUD_PROJECT REGION; do
+  if [[ -z "${!name:-}" ]]; then
+    echo "deploy.sh: error: $name is not set (export $name=... and run again)" >&2
+    missing=1
+  fi
+done
+[[ $missing -eq 0 ]] || exit 2
+
+PROJECT="$GOOGLE_CLOUD_PROJECT"
+STAGE="${STAGE:-prod}"
+ENV_FILE="infra/env.${STAGE}.yaml"
+[[ -f "$ENV_FILE" ]] || die 2 "$ENV_FILE not found (STAGE=$STAGE selects infra/env.<stage>.yaml)"
+FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"
+MEMORY="${MEMORY:-512Mi}"
+CPU="${CPU:-1}"
+MIN_INSTANCES="${MIN_INSTANCES:-0}"
+MAX_INSTANCES="${MAX_INSTANCES:-10}"
+INGEST_TOKEN_SECRET="${INGEST_TOKEN_SECRET:-}"
+RETRY_SLEEP_S="${RETRY_SLEEP_S:-10}"
+SERVICE_ACCOUNT="${SERVICE_ACCOUNT_ID}@${PROJECT}.iam.gserviceaccount.com"
+DRY=0
+[[ "${DRY_RUN:-0}" == "1" || "${DRY_RUN:-}" == "true" ]] && DRY=1
+
+# The value of KEY: "value" in the env file (one flat mapping of quoted strings).
+env_value() {
+  sed -n -E "s/^$1:[[:space:]]*\"?([^\"]*)\"?[[:space:]]*$/\1/p" "$ENV_FILE" | head -n 1
+}
+
+STORE="$(env_value SESSION_EVENTS_STORE)"
+[[ "$STORE" == "firestore" ]] \
+  || die 2 "$ENV_FILE must set SESSION_EVENTS_STORE: \"firestore\" (found: '${STORE}')"
+COLLECTION="$(env_value SESSION_EVENTS_COLLECTION)"
+COLLECTION="${COLLECTION:-session_events}"
+CONCURRENCY="$(env_value THREADS)"
+[[ "$CONCURRENCY" =~ ^[1-9][0-9]*$ ]] \
+  || die 2 "$ENV_FILE must set THREADS to a positive integer (it is also the concurrency)"
+[[ "$CPU" =~ ^[0-9]+([.][0-9]+)?$ ]] || die 2 "CPU must be a number such as 1 or 2"
+if [[ "$CONCURRENCY" -gt 1 ]] && awk -v cpu="$CPU" 'BEGIN { exit !(cpu < 1) }'; then
+  die 2 "THREADS=$CONCURRENCY needs CPU >= 1 (gen2 allows concurrency > 1 only with a whole CPU)"
+fi
+
+# ---- running commands -----------------------------------------------------------------------
+
+# One shell word per argument: plain words as they are, anything else single-quoted.
+quote() {
+  local word words=()
+  for word in "$@"; do
+    if [[ "$word" =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
+      words+=("$word")
+    else
+      words+=("'${word//"'"/"'\\''"}'")
+    fi
+  done
+  echo "${words[*]}"
+}
+
+# Run a command that changes something (or print it under DRY_RUN=1).
+run() {
+  if [[ $DRY -eq 1 ]]; then
+    quote "$@"
+    return 0
+  fi
+  echo "+ $(quote "$@")" >&2
+  "$@"
+}
+
+# Is the resource there? 0 = yes, 1 = NOT_FOUND; any other failure stops the deployment.
+# Under DRY_RUN=1 the check is printed as a comment and the resource counts as missing.
+exists() {
+  if [[ $DRY -eq 1 ]]; then
+    echo "# the next command runs only when this one answers NOT_FOUND: $(quote "$@")"
+    return 1
+  fi
+  local err status=0
+  err="$("$@" 2>&1 >/dev/null)" || status=$?
+  if [[ $status -eq 0 ]]; then
+    return 0
+  fi
+  if grep -qiE 'NOT_FOUND|not found|does not exist' <<<"$err"; then
+    return 1
+  fi
+  echo "$err" >&2
+  die 1 "could not check: $(quote "$@")"
+}
+
+# Run a create command; "already exists" counts as success.
+create() {
+  if [[ $DRY -eq 1 ]]; then
+    quote "$@"
+    return 0
+  fi
+  echo "+ $(quote "$@")" >&2
+  local err status=0
+  err="$("$@" 2>&1 >/dev/null)" || status=$?
+  if [[ $status -eq 0 ]]; then
+    return 0
+  fi
+  if grep -qiE 'ALREADY_EXISTS|already exists' <<<"$err"; then
+    echo "  (already exists)" >&2
+    return 0
+  fi
+  echo "$err" >&2
+  exit "$status"
+}
+
+# Grant a role; a just-created service account can take a moment to become visible to IAM.
+grant() {
+  if [[ $DRY -eq 1 ]]; then
+    quote "$@"
+    return 0
+  fi
+  local attempt err status
+  for attempt in 1 2 3 4 5 6; do
+    echo "+ $(quote "$@")" >&2
+    status=0
+    err="$("$@" 2>&1 >/dev/null)" || status=$?
+    if [[ $status -eq 0 ]]; then
+      return 0
+    fi
+    if [[ $attempt -lt 6 ]] && grep -qiE 'does not exist|NOT_FOUND' <<<"$err"; then
+      echo "  (not visible to IAM yet; retrying in ${RETRY_SLEEP_S}s)" >&2
+      sleep "$RETRY_SLEEP_S"
+      continue
+    fi
+    echo "$err" >&2
+    exit "$status"
+  done
+}
+
+# ---- steps ------------------------------------------------------------------------------------
+
+enable_apis() {
+  local apis=("$@")
+  if [[ -n "$INGEST_TOKEN_SECRET" && "$PART" == "all" ]]; then
+    apis+=(secretmanager.googleapis.com)
+  fi
+  run gcloud services enable "${apis[@]}" --project="$PROJECT"
+}
+
+firestore_database() {
+  if ! exists gcloud firestore databases describe --database="$DATABASE" --project="$PROJECT"; then
+    create gcloud firestore databases create --database="$DATABASE" \
+      --location="$FIRESTORE_LOCATION" --type=firestore-native --project="$PROJECT" --quiet
+  fi
+}
+
+firestore_indexes_and_ttl() {
+  # Queries per identity, newest first.
+  create gcloud firestore indexes composite create --database="$DATABASE" \
+    --collection-group="$COLLECTION" --query-scope=collection \
+    --field-config=field-path=identity_hash,order=ascending \
+    --field-config=field-path=ended_at,order=descending \
+    --project="$PROJECT" --quiet
+  # Monotonically increasing timestamps: indexing them caps writes at ~500/s (hotspot).
+  local field
+  for field in received_at expire_at; do
+    run gcloud firestore indexes fields update "$field" --database="$DATABASE" \
+      --collection-group="$COLLECTION" --disable-indexes --project="$PROJECT" --quiet
+  done
+  # Firestore deletes a document after its expire_at (CONTRACT §3: received_at + retention).
+  run gcloud firestore fields ttls update expire_at --database="$DATABASE" \
+    --collection-group="$COLLECTION" --enable-ttl --project="$PROJECT" --quiet
+}
+
+service_account() {
+  if ! exists gcloud iam service-accounts describe "$SERVICE_ACCOUNT" --project="$PROJECT"; then
+    create gcloud iam service-accounts create "$SERVICE_ACCOUNT_ID" \
+      --display-name="session-events ingest function" \
+      --description="Runs the session-events function; Firestore read/write only" \
+      --project="$PROJECT"
+  fi
+  grant gcloud projects add-iam-policy-binding "$PROJECT" \
+    --member="serviceAccount:$SERVICE_ACCOUNT" --role=roles/datastore.user \
+    --condition=None --quiet
+  if [[ -n "$INGEST_TOKEN_SECRET" ]]; then
+    grant gcloud secrets add-iam-policy-binding "$INGEST_TOKEN_SECRET" \
+      --member="serviceAccount:$SERVICE_ACCOUNT" --role=roles/secretmanager.secretAccessor \
+      --project="$PROJECT" --quiet
+  fi
+}
+
+deploy_function() {
+  local flags=(
+    --gen2
+    --runtime=python312
+    --region="$REGION"
+    --project="$PROJECT"
+    --source=functions
+    --entry-point=session_events
+    --trigger-http
+    --allow-unauthenticated
+    --service-account="$SERVICE_ACCOUNT"
+    --memory="$MEMORY"
+    --cpu="$CPU"
+    --concurrency="$CONCURRENCY"
+    --min-instances="$MIN_INSTANCES"
+    --max-instances="$MAX_INSTANCES"
+    --env-vars-file="$ENV_FILE"
+  )
+  if [[ -n "$INGEST_TOKEN_SECRET" ]]; then
+    flags+=(--set-secrets="SESSION_EVENTS_INGEST_TOKEN=${INGEST_TOKEN_SECRET}:latest")
+  fi
+  run gcloud functions deploy "$FUNCTION_NAME" "${flags[@]}" --quiet
+  run gcloud functions describe "$FUNCTION_NAME" --region="$REGION" --project="$PROJECT" \
+    --format="value(serviceConfig.uri)"
+}
+
+# ---- plan -------------------------------------------------------------------------------------
+
+if [[ $DRY -eq 1 ]]; then
+  echo "# session-events deployment: project=$PROJECT region=$REGION stage=$STAGE part=$PART"
+fi
+
+if [[ "$PART" == "firestore" ]]; then
+  enable_apis firestore.googleapis.com
+  firestore_database
+  firestore_indexes_and_ttl
+else
+  enable_apis "${APIS[@]}"
+  firestore_database
+  firestore_indexes_and_ttl
+  service_account
+  deploy_function
+fi
