@@ -1,0 +1,90 @@
+"""The use case on an in-memory store, the rate limiter's arithmetic, and SQLite under threads."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from support import event, hexhash
+
+from session_events.ratelimit import RateLimiter
+from session_events.schema import SessionEvent
+from session_events.service import IngestService
+from session_events.stores.base import Outcome, document_id
+from session_events.stores.memory import MemoryStore
+from session_events.stores.sqlite import SqliteStore
+
+NOW = datetime(2026, 6, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+def make_event(seed: str) -> SessionEvent:
+    return SessionEvent.model_validate(event(session_id_hash=hexhash(seed)))
+
+
+def test_record_times_are_milliseconds_and_expire_after_retention() -> None:
+    store = MemoryStore()
+    service = IngestService(store, retention_days=30, clock=lambda: NOW)
+    assert service.ingest(make_event("a")) is Outcome.ACCEPTED
+    [row] = store.rows.values()
+    assert row["received_at"] == NOW.replace(microsecond=123000)
+    assert row["expire_at"] - row["received_at"] == timedelta(days=30)
+
+
+def test_pair_repeated_inside_a_batch_reaches_the_store_once() -> None:
+    store = MemoryStore()
+    service = IngestService(store, clock=lambda: NOW)
+    outcomes = service.ingest_many([make_event("a"), None, make_event("a"), make_event("b")])
+    assert outcomes == [Outcome.ACCEPTED, Outcome.INVALID, Outcome.DUPLICATE, Outcome.ACCEPTED]
+    assert len(store.rows) == 2
+
+
+def test_document_id_is_sha256_of_identity_colon_session() -> None:
+    import hashlib
+
+    key = document_id("a" * 64, "b" * 64)
+    assert key == hashlib.sha256(("a" * 64 + ":" + "b" * 64).encode()).hexdigest()
+    assert len(key) == 64
+
+
+def test_limiter_refills_with_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(60, clock=lambda: now[0])
+    assert limiter.acquire({"x": 60}) == 0
+    assert limiter.acquire({"x": 1}) == 1
+    now[0] += 1.0
+    assert limiter.acquire({"x": 1}) == 0
+
+
+def test_limiter_takes_all_identities_or_none() -> None:
+    limiter = RateLimiter(2, clock=lambda: 0.0)
+    assert limiter.acquire({"x": 2}) == 0
+    assert limiter.acquire({"y": 1, "x": 1}) > 0
+    assert limiter.acquire({"y": 2}) == 0  # y was not charged by the refused request
+
+
+def test_limiter_refuses_more_than_a_minute_at_once() -> None:
+    limiter = RateLimiter(5, clock=lambda: 0.0)
+    assert limiter.acquire({"x": 6}) == 60
+
+
+def test_sqlite_store_under_threads_keeps_each_pair_once(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "events.db"))
+    service = IngestService(store)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        for i in range(50):
+            outcome = service.ingest(make_event(f"s{(i + offset) % 60}"))
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count(Outcome.ACCEPTED) == 60
+    assert outcomes.count(Outcome.DUPLICATE) == 16 * 50 - 60
+    store.close()
