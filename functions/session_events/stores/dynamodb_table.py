@@ -1,0 +1,73 @@
+"""The DynamoDB table the store writes to, as data: key schema, billing, GSI and TTL.
+
+The same definitions are checked in under infra/dynamodb/ for operators (AWS CLI JSON and
+Terraform); a test keeps those copies equal to this module. Print them with
+`python -m session_events.stores.dynamodb_table [TABLE]` (run from functions/).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+DEFAULT_TABLE = "session_events"
+PARTITION_KEY = "pk"
+TTL_ATTRIBUTE = "expire_at"
+IDENTITY_INDEX = "identity_ended"
+
+
+def table_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
+    """CreateTable parameters (also the input of `aws dynamodb create-table --cli-input-json`).
+
+    `ended_at` is fixed-width UTC text (`YYYY-MM-DDTHH:MM:SS.mmmZ`), so the index sorts it
+    in time order. The index projects every attribute: items are small and a per-identity
+    query then needs no second read.
+    """
+    return {
+        "TableName": table,
+        "AttributeDefinitions": [
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": "identity_hash", "AttributeType": "S"},
+            {"AttributeName": "ended_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": IDENTITY_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "identity_hash", "KeyType": "HASH"},
+                    {"AttributeName": "ended_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }
+
+
+def ttl_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
+    """UpdateTimeToLive parameters: items go once `expire_at` (epoch seconds) has passed."""
+    return {
+        "TableName": table,
+        "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    }
+
+
+def create_table(client: Any, table: str = DEFAULT_TABLE) -> None:
+    """Create the table, wait until it is active, then turn TTL on (for tests and scripts)."""
+    client.create_table(**table_definition(table))
+    client.get_waiter("table_exists").wait(
+        TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    client.update_time_to_live(**ttl_definition(table))
+
+
+def main(argv: list[str]) -> int:
+    table = argv[0] if argv else DEFAULT_TABLE
+    print(json.dumps({"table": table_definition(table), "ttl": ttl_definition(table)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
