@@ -28,6 +28,7 @@ from session_events.errors import (
     ValidationFailed,
 )
 from session_events.logs import log_request
+from session_events.openapi import openapi_document
 from session_events.runtime import Runtime, get_runtime
 from session_events.schema import UNKNOWN_KEY, SessionEvent, validation_issues
 
@@ -39,6 +40,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     BATCH_PATH: ("POST",),
     "/healthz": ("GET", "HEAD"),
     "/readyz": ("GET", "HEAD"),
+    "/openapi.json": ("GET", "HEAD"),
 }
 
 _READ_CHUNK = 64 * 1024
@@ -107,6 +109,9 @@ def _dispatch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     if path == "/readyz":
         runtime.store.ping()
         exchange.answer(200, {"ok": True})
+        return
+    if path == "/openapi.json":
+        exchange.answer(200, openapi_document())
         return
     _authorize(request, runtime.settings.ingest_token)
     if path == SINGLE_PATH:
