@@ -31,6 +31,7 @@ from session_events.stores.base import EventRecord, Outcome, document_id
 from session_events.stores.dynamodb import DynamoDbStore, item
 from session_events.stores.dynamodb_table import (
     IDENTITY_INDEX,
+    cli_input,
     create_table,
     table_definition,
     ttl_definition,
@@ -399,11 +400,13 @@ def test_http_readyz_follows_the_table(dynamodb_client: FlaskClient, aws: Any) -
 # --- the table definition an operator applies --------------------------------------------
 
 
-def test_cli_table_json_is_the_code_definition() -> None:
+@pytest.mark.parametrize("kind", ["table", "ttl"])
+def test_cli_json_files_are_what_the_code_prints(kind: str) -> None:
+    assert (INFRA / f"{kind}.json").read_text() == cli_input(kind)
+
+
+def test_cli_json_files_are_the_code_definition() -> None:
     assert json.loads((INFRA / "table.json").read_text()) == table_definition()
-
-
-def test_cli_ttl_json_is_the_code_definition() -> None:
     assert json.loads((INFRA / "ttl.json").read_text()) == ttl_definition()
 
 

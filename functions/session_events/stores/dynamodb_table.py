@@ -1,8 +1,8 @@
 """The DynamoDB table the store writes to, as data: key schema, billing, GSI and TTL.
 
 The same definitions are checked in under infra/dynamodb/ for operators (AWS CLI JSON and
-Terraform); a test keeps those copies equal to this module. Print them with
-`python -m session_events.stores.dynamodb_table [TABLE]` (run from functions/).
+Terraform); a test keeps those copies equal to this module. Print the AWS CLI inputs with
+`python -m session_events.stores.dynamodb_table table|ttl [TABLE_NAME]` (from functions/).
 """
 
 from __future__ import annotations
@@ -63,9 +63,20 @@ def create_table(client: Any, table: str = DEFAULT_TABLE) -> None:
     client.update_time_to_live(**ttl_definition(table))
 
 
+def cli_input(kind: str, table: str = DEFAULT_TABLE) -> str:
+    """The `--cli-input-json` text of create-table ("table") or update-time-to-live ("ttl")."""
+    definition = table_definition(table) if kind == "table" else ttl_definition(table)
+    return json.dumps(definition, indent=2) + "\n"
+
+
 def main(argv: list[str]) -> int:
-    table = argv[0] if argv else DEFAULT_TABLE
-    print(json.dumps({"table": table_definition(table), "ttl": ttl_definition(table)}, indent=2))
+    if not argv or argv[0] not in ("table", "ttl") or len(argv) > 2:
+        print(
+            "usage: python -m session_events.stores.dynamodb_table table|ttl [TABLE_NAME]",
+            file=sys.stderr,
+        )
+        return 2
+    sys.stdout.write(cli_input(argv[0], argv[1] if len(argv) > 1 else DEFAULT_TABLE))
     return 0
 
 
