@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import boto3
 import functions_framework
 import pytest
 from flask.testing import FlaskClient
-from support import MAIN, Backend, FirestoreBackend, SqliteBackend
+from moto import mock_aws
+from support import MAIN, Backend, DynamoDbBackend, FirestoreBackend, SqliteBackend
 
 from session_events.runtime import reset_runtime
 
@@ -59,7 +61,22 @@ def client(make_client: AppFactory, tmp_path: Path) -> FlaskClient:
     )
 
 
-BACKENDS = ["sqlite", pytest.param("firestore", marks=pytest.mark.firestore)]
+BACKENDS = ["sqlite", pytest.param("firestore", marks=pytest.mark.firestore), "dynamodb"]
+
+
+@pytest.fixture
+def moto_dynamodb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[object]:
+    """moto's DynamoDB for this test, with fake credentials and no AWS config of the user's."""
+    for name in ("AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with mock_aws():
+        yield boto3.client("dynamodb")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -67,6 +84,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each real store the function can run on, empty."""
     if request.param == "firestore":
         return FirestoreBackend(request.getfixturevalue("firestore_emulator"))
+    if request.param == "dynamodb":
+        return DynamoDbBackend(request.getfixturevalue("moto_dynamodb"))
     return SqliteBackend(tmp_path / "events.db")
 
 

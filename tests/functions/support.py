@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,5 +93,37 @@ class FirestoreBackend:
             for name in ("ended_at", "received_at", "expire_at"):
                 data[name] = format_timestamp(data[name])
             data.pop("schema_version", None)
+            rows.append(data)
+        return sorted(rows, key=lambda row: row["received_at"])
+
+
+class DynamoDbBackend:
+    name = "dynamodb"
+
+    def __init__(self, client: Any) -> None:
+        from session_events.stores.dynamodb_table import create_table
+
+        self.client = client
+        self.table = f"session_events_{uuid.uuid4().hex[:12]}"
+        create_table(client, self.table)
+        self.env = {
+            "SESSION_EVENTS_STORE": "dynamodb",
+            "SESSION_EVENTS_DYNAMODB_TABLE": self.table,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserialize = TypeDeserializer().deserialize
+        rows = []
+        for item in self.client.scan(TableName=self.table, ConsistentRead=True)["Items"]:
+            data = {name: deserialize(value) for name, value in item.items()}
+            del data["pk"]
+            data.pop("schema_version", None)
+            data["tool_count"] = int(data["tool_count"])
+            data["tokens_saved"] = int(data["tokens_saved"])
+            expire_at = datetime.fromtimestamp(int(data["expire_at"]), UTC)
+            data["expire_at"] = format_timestamp(expire_at)
             rows.append(data)
         return sorted(rows, key=lambda row: row["received_at"])
