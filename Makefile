@@ -44,10 +44,10 @@ bench: install ## Run the benchmarks and print their figures (tests/bench/result
 	$(PY) tests/bench/run.py
 
 deploy: ## Deploy with gcloud (GOOGLE_CLOUD_PROJECT, REGION; DRY_RUN=1 prints the commands)
-	bash infra/deploy.sh
+	@bash infra/deploy.sh
 
 deploy-firestore: ## Only the Firestore part: database, indexes, TTL
-	bash infra/deploy.sh firestore
+	@bash infra/deploy.sh firestore
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) .data

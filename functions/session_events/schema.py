@@ -30,7 +30,7 @@ _RFC3339 = re.compile(
     r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?"
 )
 
-Hash = Annotated[str, StringConstraints(pattern=HASH_PATTERN)]
+Hash = Annotated[str, StringConstraints(min_length=64, max_length=64, pattern=HASH_PATTERN)]
 Ref = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
 
 
