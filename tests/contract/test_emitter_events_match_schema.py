@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from session_events.schema import SessionEvent
 
 pytest.importorskip("session_event_emitter")

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+
 from session_event_emitter import audit
 from session_event_emitter.outbox import Outbox
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from session_event_emitter.consent import parse_switch
 from session_event_emitter.settings import Settings
 

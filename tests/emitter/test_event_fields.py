@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from session_event_emitter import __version__
 from session_event_emitter.event import HookInput, build_event, idempotency_key
 from session_event_emitter.identity import quarter_salt

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+
 from session_event_emitter import cli, hook, identity, spawn
 from session_event_emitter.fsutil import PRIVATE_FILE_MODE
 

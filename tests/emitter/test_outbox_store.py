@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from session_event_emitter.outbox import Outbox, OutboxLimits
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from session_event_emitter.outbox import Outbox
 
 DEADLINE = 1.5

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from session_event_emitter import audit
 from session_event_emitter.outbox import Outbox
 from session_event_emitter.sender import (
