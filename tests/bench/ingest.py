@@ -1,0 +1,233 @@
+"""Ingest benchmarks over HTTP: throughput and latency, batch vs single, cold start, Firestore.
+
+The function and the no-op are served side by side by functions-framework in production
+mode (gunicorn), and every figure is measured on both in the same interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import itertools
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from common import event, free_port, hex64, median
+from load import LoadResult, run_load
+from servers import function_env, serve, start_server, stop_group
+
+SINGLE_PATH = "/v1/session-events"
+BATCH_PATH = "/v1/session-events/batch"
+_PLACEHOLDER = "X" * 64
+_runs = itertools.count(1)
+
+
+def _ended_at() -> str:
+    moment = datetime.now(UTC) - timedelta(minutes=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def single_body_factory() -> Any:
+    """Bodies of new, valid events: each request carries a session id never sent before."""
+    run = next(_runs)
+    head, tail = (
+        json.dumps(event(session_id_hash=_PLACEHOLDER, ended_at=_ended_at()), separators=(",", ":"))
+        .encode()
+        .split(_PLACEHOLDER.encode())
+    )
+
+    def body(thread: int, n: int) -> bytes:
+        return head + hex64(run, thread, n & 0xFFFFFFFFFFFFFFFF).encode() + tail
+
+    return body
+
+
+def batch_body_factory(size: int = 100) -> Any:
+    """Bodies of `size`-event batches of new, valid events."""
+    run = next(_runs)
+    head, tail = (
+        json.dumps(event(session_id_hash=_PLACEHOLDER, ended_at=_ended_at()), separators=(",", ":"))
+        .encode()
+        .split(_PLACEHOLDER.encode())
+    )
+
+    def body(thread: int, n: int) -> bytes:
+        items = b",".join(
+            head + hex64(run, thread, n & 0xFFFFFFFFFFFF, i).encode() + tail for i in range(size)
+        )
+        return b'{"events":[' + items + b"]}"
+
+    return body
+
+
+def _summary(runs: list[LoadResult]) -> dict[str, Any]:
+    statuses: dict[str, int] = {}
+    for run in runs:
+        for status, count in run.statuses.items():
+            statuses[str(status)] = statuses.get(str(status), 0) + count
+    return {
+        "rps": round(median([r.rps for r in runs]), 1),
+        "p50_ms": round(median([r.p50_ms for r in runs]), 2),
+        "p99_ms": round(median([r.p99_ms for r in runs]), 2),
+        "requests": sum(r.requests for r in runs),
+        "errors": sum(r.errors for r in runs),
+        "statuses": statuses,
+        "runs_rps": [round(r.rps, 1) for r in runs],
+    }
+
+
+def throughput(
+    *, levels: tuple[int, ...], rounds: int, duration_s: float, max_requests: int
+) -> dict[str, Any]:
+    """ingest/noop at each concurrency level, plus 100-event batches at c=8, interleaved."""
+    raw: dict[str, dict[str, list[LoadResult]]] = {
+        "ingest": {f"c{c}": [] for c in levels},
+        "noop": {f"c{c}": [] for c in levels},
+        "batch": {"c8": []},
+    }
+    with contextlib.ExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
+        ports = {
+            "ingest": stack.enter_context(serve("function", data / "function")),
+            "noop": stack.enter_context(serve("noop", data / "noop")),
+        }
+        for round_no in range(rounds):
+            for level in levels:
+                for name in ("ingest", "noop") if round_no % 2 == 0 else ("noop", "ingest"):
+                    result = run_load(
+                        ports[name],
+                        SINGLE_PATH,
+                        single_body_factory(),
+                        concurrency=level,
+                        duration_s=duration_s,
+                        max_requests=max_requests,
+                    )
+                    raw[name][f"c{level}"].append(result)
+                    print(
+                        f"  round {round_no + 1}/{rounds} {name:6} c={level:<3}"
+                        f" {result.rps:8.1f} req/s  p99 {result.p99_ms:7.2f} ms"
+                        f"  statuses {dict(sorted(result.statuses.items()))}"
+                        + (f" errors {result.errors}" if result.errors else "")
+                    )
+            batch = run_load(
+                ports["ingest"],
+                BATCH_PATH,
+                batch_body_factory(),
+                concurrency=8,
+                duration_s=duration_s,
+                max_requests=max_requests // 100 + 8,
+                warmup_requests=8,
+            )
+            raw["batch"]["c8"].append(batch)
+            print(
+                f"  round {round_no + 1}/{rounds} batch  c=8   {batch.rps * 100:8.1f} events/s"
+                f" ({batch.rps:.1f} req/s)  p99 {batch.p99_ms:7.2f} ms"
+            )
+    figures: dict[str, Any] = {
+        "ingest": {level: _summary(runs) for level, runs in raw["ingest"].items()},
+        "noop": {level: _summary(runs) for level, runs in raw["noop"].items()},
+    }
+    batch_runs = raw["batch"]["c8"]
+    figures["batch"] = {
+        "events_per_s": round(median([r.rps * 100 for r in batch_runs]), 1),
+        "batch_size": 100,
+        "concurrency": 8,
+        "p99_ms": round(median([r.p99_ms for r in batch_runs]), 2),
+        "runs_events_per_s": [round(r.rps * 100, 1) for r in batch_runs],
+    }
+    single_c8 = raw["ingest"].get("c8", [])
+    figures["single"] = {
+        "events_per_s": round(median([r.rps for r in single_c8]), 1),
+        "concurrency": 8,
+    }
+    return figures
+
+
+def _post_once(port: int, body: bytes) -> int | None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("POST", SINGLE_PATH, body, {"Content-Type": "application/json"})
+        return connection.getresponse().status
+    except OSError:
+        return None
+    finally:
+        connection.close()
+
+
+def cold_start_once(kind: str, data_dir: Path, deadline_s: float = 60) -> float:
+    """Milliseconds from spawning the server process to its first 202 answer."""
+    body = single_body_factory()(0, 0)
+    port = free_port()
+    began = time.perf_counter()
+    process = start_server(kind, port, function_env(data_dir))
+    try:
+        while time.perf_counter() - began < deadline_s:
+            if _post_once(port, body) == 202:
+                return (time.perf_counter() - began) * 1000
+            if process.poll() is not None:
+                raise RuntimeError(f"the {kind} server exited while starting")
+            time.sleep(0.002)
+        raise RuntimeError(f"the {kind} server gave no 202 within {deadline_s} s")
+    finally:
+        stop_group(process)
+
+
+def cold_start(*, rounds: int) -> dict[str, Any]:
+    samples: dict[str, list[float]] = {"function": [], "noop": []}
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
+        for round_no in range(rounds):
+            for kind in ("function", "noop") if round_no % 2 == 0 else ("noop", "function"):
+                samples[kind].append(cold_start_once(kind, Path(tmp) / f"{kind}-{round_no}"))
+    print(
+        "  cold start samples (ms): "
+        + "; ".join(f"{k} {[round(v) for v in vs]}" for k, vs in samples.items())
+    )
+    return {
+        "function": round(median(samples["function"]), 1),
+        "noop": round(median(samples["noop"]), 1),
+        "samples": {k: [round(v, 1) for v in vs] for k, vs in samples.items()},
+    }
+
+
+def firestore_throughput(
+    emulator_host: str, *, rounds: int, duration_s: float, max_requests: int
+) -> dict[str, Any]:
+    """Single events/s through the function with the Firestore store, at 8 clients."""
+    runs: list[LoadResult] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-firestore-") as tmp,
+        serve(
+            "function",
+            Path(tmp),
+            SESSION_EVENTS_STORE="firestore",
+            FIRESTORE_EMULATOR_HOST=emulator_host,
+            GOOGLE_CLOUD_PROJECT="demo-session-events-bench",
+            SESSION_EVENTS_COLLECTION=f"bench_{int(time.time())}",
+        ) as port,
+    ):
+        for round_no in range(rounds):
+            result = run_load(
+                port,
+                SINGLE_PATH,
+                single_body_factory(),
+                concurrency=8,
+                duration_s=duration_s,
+                max_requests=max_requests,
+            )
+            runs.append(result)
+            accepted = result.statuses.get(202, 0)
+            print(
+                f"  round {round_no + 1}/{rounds} firestore c=8 "
+                f"{accepted / result.seconds:8.1f} events/s  p99 {result.p99_ms:7.2f} ms"
+                f"  statuses {dict(sorted(result.statuses.items()))}"
+            )
+    return {
+        "events_per_s": round(median([r.statuses.get(202, 0) / r.seconds for r in runs]), 1),
+        "p99_ms": round(median([r.p99_ms for r in runs]), 2),
+        "concurrency": 8,
+        "statuses": _summary(runs)["statuses"],
+    }

@@ -1,0 +1,280 @@
+"""`make bench`: every figure of the benchmark suite beside its baseline, measured in one run.
+
+Prints a table (figure, baseline, ratio, target) and writes tests/bench/results/latest.json.
+Each figure is the median over repeated rounds that interleave it with its baseline, because
+the machine is shared and noisy. Everything runs on 127.0.0.1, bounded in count and time.
+
+Usage: python tests/bench/run.py [--quick] [--no-firestore] [--output PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import hook
+import ingest
+import validation
+from servers import firestore_emulator
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _ratio(value: float, baseline: float) -> float:
+    return value / baseline if baseline and not math.isnan(baseline) else math.nan
+
+
+def _row(
+    figure: str,
+    value: float,
+    unit: str,
+    baseline_name: str = "",
+    baseline: float = math.nan,
+    target: str = "",
+    met: bool | None = None,
+    miss: str = "",
+) -> dict[str, Any]:
+    return {
+        "figure": figure,
+        "value": value,
+        "unit": unit,
+        "baseline_name": baseline_name,
+        "baseline": baseline,
+        "ratio": _ratio(value, baseline),
+        "target": target,
+        "met": met,
+        "miss": miss,
+    }
+
+
+def _most(value: float, limit: float, unit: str) -> tuple[bool, str]:
+    """Target `value <= limit`: whether it is met and, if not, by how much it is missed."""
+    if value <= limit:
+        return True, ""
+    return False, f"+{value - limit:.1f} {unit} ({value / limit:.2f}x the target)"
+
+
+def _least(value: float, floor: float, unit: str) -> tuple[bool, str]:
+    if value >= floor:
+        return True, ""
+    return False, f"-{floor - value:.2f}{unit} short"
+
+
+def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if "hook" in results:
+        startup = results["python_startup_ms"]
+        for case in hook.CASES:
+            value = results["hook"][case]["median_ms"]
+            sync = results["hook_sync_baseline"][case]["median_ms"]
+            met, miss = _most(value, 30.0, "ms")
+            target = "<= 30 ms"
+            if case == "hanging":
+                ratio_met, ratio_miss = _most(value / sync, 0.1, "x")
+                met = met and ratio_met
+                miss = "; ".join(m for m in (miss, ratio_miss and f"ratio {ratio_miss}") if m)
+                target = "<= 30 ms and <= 0.1x sync"
+            rows.append(
+                _row(f"hook {case} (ms)", value, "ms", "sync POST 500 ms", sync, target, met, miss)
+            )
+            rows.append(_row(f"hook {case} vs startup", value, "ms", "python -c pass", startup))
+        rows.append(_row("python startup (ms)", startup, "ms"))
+    if "ingest" in results:
+        for level, figures in results["ingest"].items():
+            noop = results["noop"][level]
+            rps_met, rps_miss = (None, "")
+            if level == "c8":
+                rps_met, rps_miss = _least(figures["rps"] / noop["rps"], 0.6, "x")
+            rows.append(
+                _row(
+                    f"ingest {level} (req/s)",
+                    figures["rps"],
+                    "req/s",
+                    "no-op req/s",
+                    noop["rps"],
+                    ">= 0.6x no-op" if level == "c8" else "",
+                    rps_met,
+                    rps_miss,
+                )
+            )
+            p99_met, p99_miss = (None, "")
+            if level == "c8":
+                p99_met, p99_miss = _most(figures["p99_ms"], 20.0, "ms")
+            rows.append(
+                _row(
+                    f"ingest {level} p99 (ms)",
+                    figures["p99_ms"],
+                    "ms",
+                    "no-op p99",
+                    noop["p99_ms"],
+                    "<= 20 ms" if level == "c8" else "",
+                    p99_met,
+                    p99_miss,
+                )
+            )
+        batch, single = results["batch"]["events_per_s"], results["single"]["events_per_s"]
+        met, miss = _least(batch / single, 5.0, "x")
+        rows.append(
+            _row(
+                "batch c8 (events/s)", batch, "ev/s", "single c8", single, ">= 5x single", met, miss
+            )
+        )
+    if "cold_start_ms" in results:
+        cold = results["cold_start_ms"]
+        met, miss = _most(cold["function"] / cold["noop"], 1.3, "x")
+        rows.append(
+            _row(
+                "cold start (ms)",
+                cold["function"],
+                "ms",
+                "no-op cold start",
+                cold["noop"],
+                "<= 1.3x no-op",
+                met,
+                miss and f"ratio {miss}",
+            )
+        )
+    if "validate_us" in results:
+        detail = results["validation"]
+        met, miss = _most(results["validate_us"], 15.0, "us")
+        rows.append(
+            _row(
+                "validate (us/event)",
+                results["validate_us"],
+                "us",
+                "json.loads",
+                detail["json_loads_baseline_us"],
+                "<= 15 us",
+                met,
+                miss,
+            )
+        )
+        rows.append(
+            _row(
+                "parse+validate (us/event)",
+                detail["parse_and_validate_us"],
+                "us",
+                "json.loads",
+                detail["json_loads_baseline_us"],
+            )
+        )
+        worst = detail["worst_reject"]
+        rows.append(
+            _row(
+                f"worst reject: {worst['payload']} (us)",
+                worst["us"],
+                "us",
+                "json.loads",
+                detail["json_loads_baseline_us"],
+            )
+        )
+    if "firestore_emulator" in results:
+        store = results["firestore_emulator"]
+        if store.get("events_per_s") is not None:
+            rows.append(
+                _row(
+                    "firestore emulator c8 (events/s)",
+                    store["events_per_s"],
+                    "ev/s",
+                    "sqlite c8",
+                    results.get("single", {}).get("events_per_s", math.nan),
+                    "reported",
+                )
+            )
+    return rows
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    return f"{value:,.1f}" if abs(value) >= 1 or value == 0 else f"{value:.3f}"
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    header = f"{'figure':38} {'value':>11} {'baseline':>11} {'ratio':>7}  {'target':26} result"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        verdict = {True: "met", False: "MISSED " + row["miss"], None: ""}[row["met"]]
+        ratio = "-" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}x"
+        baseline = _fmt(row["baseline"])
+        print(
+            f"{row['figure']:38} {_fmt(row['value']):>11} {baseline:>11} {ratio:>7}"
+            f"  {row['target']:26} {verdict}"
+        )
+    names = sorted({row["baseline_name"] for row in rows if row["baseline_name"]})
+    print("baselines (same run, interleaved): " + "; ".join(names))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter loads")
+    parser.add_argument("--no-firestore", action="store_true", help="skip the emulator figure")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else 15
+    load_rounds = 1 if args.quick else 3
+    duration = 1.0 if args.quick else 2.0
+    began = time.monotonic()
+    results: dict[str, Any] = {
+        "meta": {
+            "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": "make bench",
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_at_start": list(os.getloadavg()),
+            "hook_rounds": rounds,
+            "load_rounds": load_rounds,
+            "load_duration_s": duration,
+            "pythondontwritebytecode": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+        }
+    }
+
+    print(f"== hook wall time ({rounds} interleaved rounds)")
+    results.update(hook.hook_wall_time(rounds=rounds))
+    print(f"== ingest throughput and latency ({load_rounds} rounds of {duration} s per level)")
+    results.update(
+        ingest.throughput(
+            levels=(1, 8, 64), rounds=load_rounds, duration_s=duration, max_requests=20_000
+        )
+    )
+    print("== cold start (process start to first 202)")
+    results["cold_start_ms"] = ingest.cold_start(rounds=3 if args.quick else 5)
+    print("== validation cost (in process)")
+    results.update(validation.validation_costs(rounds=3 if args.quick else 7))
+    print("== Firestore emulator (8 clients through the function)")
+    if args.no_firestore:
+        print("  skipped (--no-firestore)")
+        results["firestore_emulator"] = {"events_per_s": None, "skipped": "--no-firestore"}
+    else:
+        with firestore_emulator() as host:
+            if host is None:
+                results["firestore_emulator"] = {"events_per_s": None, "skipped": "no emulator"}
+            else:
+                results["firestore_emulator"] = ingest.firestore_throughput(
+                    host, rounds=load_rounds, duration_s=duration, max_requests=20_000
+                )
+    results["meta"]["elapsed_s"] = round(time.monotonic() - began, 1)
+    rows = figures_table(results)
+    results["table"] = rows
+    print()
+    print_table(rows)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, allow_nan=False, default=str) + "\n")
+    print(f"\nwritten to {args.output} in {results['meta']['elapsed_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

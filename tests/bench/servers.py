@@ -1,0 +1,169 @@
+"""Servers the benchmarks run against, all on 127.0.0.1 and all stopped by their process group.
+
+- the ingest function and the no-op function, each served by ``functions-framework`` in
+  production mode (gunicorn), the function with SQLite in a temporary directory;
+- a port that refuses connections and a socket that accepts and never answers;
+- the official Firestore emulator from the machine's ``gcloud``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from common import FUNCTION_SOURCE, NOOP_SOURCE, VENV_BIN, clean_env, free_port
+
+TARGETS = {"function": (FUNCTION_SOURCE, "session_events"), "noop": (NOOP_SOURCE, "noop")}
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    source, target = TARGETS[kind]
+    return [
+        str(VENV_BIN / "functions-framework"),
+        "--source",
+        str(source),
+        "--target",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def function_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The function's environment: SQLite under `data_dir`, no rate limit."""
+    settings = {
+        "SESSION_EVENTS_STORE": "sqlite",
+        "SESSION_EVENTS_SQLITE_PATH": str(data_dir / "session_events.db"),
+        "SESSION_EVENTS_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    return clean_env(**{**settings, **extra})
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group started with `process`, then SIGKILL it if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def start_server(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # Request log lines go to /dev/null: writing them is measured, keeping them is not.
+    return subprocess.Popen(
+        server_command(kind, port),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(FUNCTION_SOURCE.parent),
+    )
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server behind {url} exited while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status < 500:
+                    return
+        except urllib.error.HTTPError as error:
+            if error.code < 500:
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the server behind {url} did not start in time")
+
+
+@contextlib.contextmanager
+def serve(kind: str, data_dir: Path, **extra_env: str) -> Iterator[int]:
+    """Serve the function (`kind="function"`) or the no-op; yields its port once it answers."""
+    port = free_port()
+    process = start_server(kind, port, function_env(data_dir, **extra_env))
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        yield port
+    finally:
+        stop_group(process)
+
+
+def refused_port() -> int:
+    """A loopback port nobody listens on: connecting is refused at once."""
+    return free_port()
+
+
+@contextlib.contextmanager
+def hanging_server() -> Iterator[int]:
+    """A socket that accepts connections, reads nothing back and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, name="hanging-server", daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@contextlib.contextmanager
+def firestore_emulator() -> Iterator[str | None]:
+    """host:port of a fresh Firestore emulator, or None (with the reason printed) without gcloud."""
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        print("  firestore emulator: skipped (gcloud is not installed)")
+        yield None
+        return
+    host = f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [gcloud, "emulators", "firestore", "start", f"--host-port={host}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its Java child shares the group, so the group is stopped
+    )
+    try:
+        try:
+            wait_healthy(f"http://{host}/", process, deadline_s=90)
+        except RuntimeError as error:
+            print(f"  firestore emulator: skipped ({error})")
+            yield None
+            return
+        yield host
+    finally:
+        stop_group(process)
