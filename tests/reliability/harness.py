@@ -181,6 +181,11 @@ class FunctionServer:
         assert self.proc is not None
         return sum(_rss_kb(pid) for pid in process_tree(self.proc.pid))
 
+    def peak_rss_kb(self) -> int:
+        """The highest peak resident memory (VmHWM) of any process of the server's tree."""
+        assert self.proc is not None
+        return max(_status_kb(pid, "VmHWM") for pid in process_tree(self.proc.pid))
+
     def post(
         self,
         path: str,
@@ -216,9 +221,13 @@ def process_tree(root: int) -> list[int]:
 
 
 def _rss_kb(pid: int) -> int:
+    return _status_kb(pid, "VmRSS")
+
+
+def _status_kb(pid: int, name: str) -> int:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1])
     return 0
 
