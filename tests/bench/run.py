@@ -61,6 +61,8 @@ def _most(value: float, limit: float, unit: str) -> tuple[bool, str]:
     """Target `value <= limit`: whether it is met and, if not, by how much it is missed."""
     if value <= limit:
         return True, ""
+    if unit == "x":
+        return False, f"{value:.2f}x vs {limit}x"
     return False, f"+{value - limit:.1f} {unit} ({value / limit:.2f}x the target)"
 
 
@@ -171,7 +173,7 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
         worst = detail["worst_reject"]
         rows.append(
             _row(
-                f"worst reject: {worst['payload']} (us)",
+                f"worst reject {worst['payload']} (us)",
                 worst["us"],
                 "us",
                 "json.loads",
@@ -194,6 +196,17 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN (a missing baseline) becomes null so that latest.json stays strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def _fmt(value: float) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "-"
@@ -201,7 +214,7 @@ def _fmt(value: float) -> str:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = f"{'figure':38} {'value':>11} {'baseline':>11} {'ratio':>7}  {'target':26} result"
+    header = f"{'figure':46} {'value':>11} {'baseline':>11} {'ratio':>7}  {'target':26} result"
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -209,7 +222,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ratio = "-" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}x"
         baseline = _fmt(row["baseline"])
         print(
-            f"{row['figure']:38} {_fmt(row['value']):>11} {baseline:>11} {ratio:>7}"
+            f"{row['figure']:46} {_fmt(row['value']):>11} {baseline:>11} {ratio:>7}"
             f"  {row['target']:26} {verdict}"
         )
     names = sorted({row["baseline_name"] for row in rows if row["baseline_name"]})
@@ -271,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(rows)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, allow_nan=False, default=str) + "\n")
+    args.output.write_text(
+        json.dumps(_json_safe(results), indent=2, allow_nan=False, default=str) + "\n"
+    )
     print(f"\nwritten to {args.output} in {results['meta']['elapsed_s']} s")
     return 0
 
