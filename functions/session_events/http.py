@@ -28,7 +28,6 @@ from session_events.errors import (
     ValidationFailed,
 )
 from session_events.logs import log_request
-from session_events.openapi import openapi_document
 from session_events.runtime import Runtime, get_runtime
 from session_events.schema import UNKNOWN_KEY, SessionEvent, validation_issues
 
@@ -111,6 +110,8 @@ def _dispatch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
         exchange.answer(200, {"ok": True})
         return
     if path == "/openapi.json":
+        from session_events.openapi import openapi_document  # built on demand: off cold start
+
         exchange.answer(200, openapi_document())
         return
     _authorize(request, runtime.settings.ingest_token)

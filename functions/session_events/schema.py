@@ -105,15 +105,26 @@ _KNOWN_FIELDS = frozenset(SessionEvent.model_fields)
 UNKNOWN_KEY = "(unknown field)"
 
 
+MAX_ISSUES = 20
+
+
 def validation_issues(
     error: ValidationError, *, prefix: tuple[Any, ...] = ()
 ) -> list[dict[str, Any]]:
     """The client-facing issues of a validation error: loc/type/msg, never the input.
 
     A key the schema does not know is itself a submitted value, so its name is replaced.
+    At most MAX_ISSUES are listed (a body of thousands of bad keys gets a short answer);
+    when more were found, a last issue of type `too_many_issues` says so.
     """
-    issues = []
-    for item in error.errors(include_input=False, include_url=False, include_context=False):
+    issues: list[dict[str, Any]] = []
+    found = error.errors(include_input=False, include_url=False, include_context=False)
+    if len(found) > MAX_ISSUES:
+        found = found[:MAX_ISSUES]
+        more = error.error_count() - MAX_ISSUES
+    else:
+        more = 0
+    for item in found:
         loc = [p if isinstance(p, int) or p in _KNOWN_FIELDS else UNKNOWN_KEY for p in item["loc"]]
         issues.append(
             {
@@ -121,6 +132,10 @@ def validation_issues(
                 "type": item["type"],
                 "msg": _message(item),
             }
+        )
+    if more:
+        issues.append(
+            {"loc": [*prefix], "type": "too_many_issues", "msg": f"{more} more issues not listed"}
         )
     return issues
 

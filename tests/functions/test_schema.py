@@ -105,3 +105,12 @@ def test_offsets_are_converted_to_utc() -> None:
 
 def test_branch_sha_is_lowercased() -> None:
     assert SessionEvent.model_validate(event(branch_sha="ABCDEF0")).branch_sha == "abcdef0"
+
+
+def test_issues_are_capped_with_a_count_of_the_rest() -> None:
+    payload = {**event(), **{f"unknown_{i}": i for i in range(500)}}
+    with pytest.raises(ValidationError) as caught:
+        SessionEvent.model_validate(payload)
+    issues = validation_issues(caught.value)
+    assert len(issues) == 21
+    assert issues[-1] == {"loc": [], "type": "too_many_issues", "msg": "480 more issues not listed"}
