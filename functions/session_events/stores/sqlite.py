@@ -52,7 +52,7 @@ def _row(record: EventRecord) -> tuple[object, ...]:
         event.tool_count,
         event.tokens_saved,
         event.branch_sha,
-        json.dumps(event.refs, separators=(",", ":")),
+        json.dumps(event.discovery_refs, separators=(",", ":")) if event.discovery_refs else "[]",
         event.plugin_version,
         format_timestamp(record.received_at),
         format_timestamp(record.expire_at),
