@@ -6,15 +6,17 @@ prints the event and nothing else), never raises, and exits 0 whatever happens.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from session_event_emitter import __version__, diagnostics
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 SUBCOMMANDS = ("status", "flush", "enable", "disable", "log")
 
@@ -23,24 +25,21 @@ class UsageError(Exception):
     """The command line did not parse."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+class _BareHookArgs:
+    """The parsed flags of a hook run without arguments (argparse is not loaded for it)."""
 
-
-class _Formatter(argparse.HelpFormatter):
-    """Help formatter that sizes itself with os, sparing the hook path an import of shutil."""
-
-    def __init__(self, prog: str) -> None:
-        try:
-            width = os.get_terminal_size(sys.stderr.fileno()).columns - 2
-        except (OSError, ValueError, AttributeError):
-            width = 78
-        super().__init__(prog, width=max(width, 40))
+    __slots__ = ()
+    url: str | None = None
+    dry_run = False
+    tool_count: int | None = None
+    tokens_saved: int | None = None
+    command: str | None = None
 
 
 def _count(maximum: int) -> object:
     def parse(text: str) -> int:
+        import argparse
+
         try:
             value = int(text, 10)
         except ValueError:
@@ -52,8 +51,29 @@ def _count(maximum: int) -> object:
     return parse
 
 
+def _parser_classes() -> tuple[type[argparse.ArgumentParser], type[argparse.HelpFormatter]]:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(message)
+
+    class _Formatter(argparse.HelpFormatter):
+        """Help formatter that sizes itself with os, sparing an import of shutil."""
+
+        def __init__(self, prog: str) -> None:
+            try:
+                width = os.get_terminal_size(sys.stderr.fileno()).columns - 2
+            except (OSError, ValueError, AttributeError):
+                width = 78
+            super().__init__(prog, width=max(width, 40))
+
+    return _Parser, _Formatter
+
+
 def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     """The full command line; `with_commands=False` builds only the hook's flags (faster)."""
+    _Parser, _Formatter = _parser_classes()
     common = _Parser(add_help=False, formatter_class=_Formatter)
     common.add_argument(
         "--url", default=None, help="base URL of the ingest function (beats SESSION_EVENTS_URL)"
@@ -119,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("SESSION_EVENTS_DEBUG"):
         diagnostics.log_to_stderr()
+    if not arguments:
+        # The bare hook, the common case: no flags to parse, so argparse is not loaded.
+        return _hook(_BareHookArgs())
     wants_commands = any(token in SUBCOMMANDS or token in ("-h", "--help") for token in arguments)
     parser = build_parser(with_commands=wants_commands)
     try:
@@ -141,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return handler(args)
 
 
-def _hook(args: argparse.Namespace) -> int:
+def _hook(args: argparse.Namespace | _BareHookArgs) -> int:
     """Run the hook; every failure is swallowed, the exit code is always 0."""
     try:
         from session_event_emitter.hook import run_hook

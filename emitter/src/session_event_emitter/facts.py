@@ -8,28 +8,60 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
-import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from session_event_emitter import diagnostics
 from session_event_emitter.fsutil import read_json_object
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 GIT_TIMEOUT_SECONDS = 0.3
 TRANSCRIPT_READ_LIMIT = 32 * 1024 * 1024
 STATS_READ_LIMIT = 8 * 1024 * 1024
 
-_SHA_RE = re.compile(r"[0-9a-fA-F]{7,40}")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _TOOL_USE_MARK = b'"tool_use"'
+# Variables with which git finds a repository without a `.git` above the directory.
+_GIT_LOCATION_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")
+
+
+def _is_sha(text: str) -> bool:
+    return 7 <= len(text) <= 40 and all(c in _HEX_DIGITS for c in text)
+
+
+def might_be_in_repository(directory: str) -> bool:
+    """False only when git surely finds no repository from `directory` (a few stat calls).
+
+    True when `directory` or one of its parents holds ``.git`` (a directory, or a file for
+    worktrees and submodules) or looks like a bare repository, or when the environment
+    points git elsewhere.
+    """
+    if any(os.environ.get(name) for name in _GIT_LOCATION_VARIABLES):
+        return True
+    current = os.path.abspath(directory)
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return True
+        if os.path.isfile(os.path.join(current, "HEAD")) and os.path.isdir(
+            os.path.join(current, "objects")
+        ):
+            return True  # a bare repository (or the inside of a .git directory)
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
 
 
 def git_head_sha(cwd: str | None, timeout: float = GIT_TIMEOUT_SECONDS) -> str | None:
     """``git rev-parse --short=12 HEAD`` in `cwd`, lowercased; None outside a repository."""
     directory = cwd if cwd and os.path.isdir(cwd) else None
-    if directory is None:
+    if directory is None or not might_be_in_repository(directory):
         return None
+    import subprocess  # only inside a repository: it is the hook path's heaviest import
+
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
     try:
         done = subprocess.run(
@@ -47,7 +79,7 @@ def git_head_sha(cwd: str | None, timeout: float = GIT_TIMEOUT_SECONDS) -> str |
     if done.returncode != 0:
         return None
     sha = done.stdout.decode("ascii", "replace").strip()
-    return sha.lower() if _SHA_RE.fullmatch(sha) else None
+    return sha.lower() if _is_sha(sha) else None
 
 
 def transcript_tool_count(path: str | None, limit: int = TRANSCRIPT_READ_LIMIT) -> int | None:
@@ -100,11 +132,13 @@ def _content_blocks(line: bytes) -> list[dict[str, object]]:
     return [block for block in content if isinstance(block, dict)]
 
 
-def stats_counts(legacy_dir: Path, raw_session_id: str | None) -> tuple[int | None, int | None]:
+def stats_counts(
+    legacy_dir: str | Path, raw_session_id: str | None
+) -> tuple[int | None, int | None]:
     """``sessions[<id>].calls`` and ``.tokensSaved`` from the original plugin's stats file."""
     if not raw_session_id:
         return None, None
-    stats = read_json_object(legacy_dir / "stats.json", STATS_READ_LIMIT)
+    stats = read_json_object(os.path.join(legacy_dir, "stats.json"), STATS_READ_LIMIT)
     sessions = stats.get("sessions")
     entry = sessions.get(raw_session_id) if isinstance(sessions, dict) else None
     if not isinstance(entry, dict):

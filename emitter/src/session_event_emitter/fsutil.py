@@ -6,26 +6,33 @@ import contextlib
 import json
 import os
 import stat
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TypeAlias, TypeVar
+
+    StrPath: TypeAlias = "str | os.PathLike[str]"
+    P = TypeVar("P", bound=StrPath)
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 TMP_PREFIX = ".tmp-"
 
 
-def ensure_private_dir(path: Path) -> Path:
+def ensure_private_dir(path: P) -> P:
     """Create `path` (and parents) readable by the owner only; an existing directory is kept."""
-    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
     return path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: StrPath, data: bytes) -> None:
     """Write `data` to `path` with mode 0600 so that readers see either nothing or all of it.
 
     The bytes go to a temporary file in the same directory, are fsynced, and the file is
     renamed over `path` with os.replace; the directory entry is then fsynced too.
     """
-    tmp = path.with_name(f"{TMP_PREFIX}{os.urandom(8).hex()}-{path.name}")
+    directory, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(directory, f"{TMP_PREFIX}{os.urandom(8).hex()}-{name}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     try:
         try:
@@ -42,10 +49,10 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    fsync_dir(directory or ".")
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: StrPath) -> None:
     """Flush a directory entry change to disk where the platform allows it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -59,7 +66,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def read_bounded(path: Path, limit: int) -> bytes | None:
+def read_bounded(path: StrPath, limit: int) -> bytes | None:
     """Return the bytes of a regular file of at most `limit` bytes, else None.
 
     Never blocks on a FIFO or device and never follows the read past `limit`.
@@ -87,7 +94,7 @@ def read_bounded(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def read_json_object(path: Path, limit: int = 1 << 20) -> dict[str, object]:
+def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
     """Return the JSON object stored at `path`, or {} when missing, too big or malformed."""
     data = read_bounded(path, limit)
     if data is None:
