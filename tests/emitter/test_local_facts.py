@@ -86,6 +86,28 @@ def test_git_that_hangs_is_abandoned_quickly(
     fake.write_text("#!/bin/sh\nexec sleep 5\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
+    (tmp_path / ".git").mkdir()  # looks like a repository, so git is asked
     started = time.monotonic()
     assert git_head_sha(str(tmp_path), timeout=0.3) is None
     assert time.monotonic() - started < 2.0
+
+
+def test_git_is_not_asked_outside_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "git-ran"
+    fake = bin_dir / "git"
+    fake.write_text(f"#!/bin/sh\n: > {marker}\necho 0123456789abcdef\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert git_head_sha(str(outside)) is None
+    assert not marker.exists()
+    (outside / ".git").write_text("gitdir: /elsewhere\n")  # a worktree's .git is a file
+    assert git_head_sha(str(outside)) == "0123456789abcdef"
+    assert marker.exists()
