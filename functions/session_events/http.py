@@ -92,8 +92,12 @@ def handle(request: Request, runtime: Runtime | None = None) -> Response:
         **exchange.log,
     )
     headers = {"Cache-Control": "no-store", **exchange.headers}
+    payload = json.dumps(exchange.body, separators=(",", ":")).encode()
+    headers["Content-Length"] = str(len(payload))
     return Response(
-        json.dumps(exchange.body, separators=(",", ":")),
+        # An answer given before the body was read whole goes out as a stream, which
+        # functions-framework does not follow with reading the rest of the body into memory.
+        iter([payload]) if _body_left_unread(request) else payload,
         status=exchange.status,
         headers=headers,
         mimetype="application/json",
@@ -216,6 +220,16 @@ def _take_tokens(runtime: Runtime, counts: dict[str, int]) -> None:
             raise RateLimited(wait)
 
 
+_BODY_READ = "session_events.body_read"
+
+
+def _body_left_unread(request: Request) -> bool:
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    ).lower()
+    return has_body and not request.environ.get(_BODY_READ, False)
+
+
 def read_body(request: Request, limit: int) -> bytes:
     """The decoded body, refused (413) as soon as it is known to exceed `limit` bytes."""
     content_type = request.headers.get("Content-Type")
@@ -228,6 +242,7 @@ def read_body(request: Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge()
     raw = _read_at_most(request.stream.read, limit)
+    request.environ[_BODY_READ] = True
     if encoding in _GZIP:
         raw = gunzip_at_most(raw, limit)
     return raw

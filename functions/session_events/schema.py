@@ -27,7 +27,8 @@ MAX_REFS = 200
 # RFC 3339 date-time; the offset is optional (none means UTC) and nothing may follow it.
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?",
+    re.ASCII,  # \d is [0-9]: other scripts' digits are not RFC 3339
 )
 
 Hash = Annotated[str, StringConstraints(min_length=64, max_length=64, pattern=HASH_PATTERN)]
