@@ -41,7 +41,11 @@ INVALID: list[tuple[str, dict[str, Any], list[Any]]] = [
     ("uppercase identity", event(identity_hash="A" * 64), ["identity_hash"]),
     ("30-char session", event(session_id_hash="b" * 30), ["session_id_hash"]),
     ("slashed date", event(ended_at="2026/05/22"), ["ended_at"]),
-    ("arabic-indic digits", event(ended_at="\u0662\u0660\u0662\u0666-05-22T12:34:56Z"), ["ended_at"]),
+    (
+        "arabic-indic digits",
+        event(ended_at="\u0662\u0660\u0662\u0666-05-22T12:34:56Z"),
+        ["ended_at"],
+    ),
     ("date only", event(ended_at="2026-05-22"), ["ended_at"]),
     ("garbage after seconds", event(ended_at="2026-05-22T12:34:56Zjunk"), ["ended_at"]),
     ("impossible date", event(ended_at="2026-02-30T12:00:00Z"), ["ended_at"]),
