@@ -279,6 +279,36 @@ def test_hook_path_imports_only_the_standard_library(
     assert len(consent_on.outbox_files()) == 1
 
 
+def test_bare_hook_run_skips_heavy_standard_modules(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
+) -> None:
+    """The console-script hook (no arguments, consent on, URL set) stays import-light."""
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    outside = consent_on.root / "not-a-repository"
+    outside.mkdir()
+    probe = (
+        "import atexit, sys\n"
+        "heavy = ('pathlib', 're', 'typing', 'argparse', 'subprocess', 'json', 'logging')\n"
+        "atexit.register(lambda: sys.stderr.write(\n"
+        "    ','.join(sorted(m for m in heavy if m in sys.modules))))\n"
+        "sys.argv = ['session-event-emit']\n"
+        "from session_event_emitter import cli\n"
+        "cli.run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=hook_json("import-probe", cwd=str(outside)),
+        capture_output=True,
+        cwd=outside,
+        timeout=10,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout == b""
+    assert done.stderr == b""
+    assert len(consent_on.outbox_files()) == 1
+
+
 def test_network_failure_is_quiet_and_event_stays_pending(
     consent_on: Any,
     run_cli: Any,

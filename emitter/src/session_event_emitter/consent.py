@@ -9,8 +9,9 @@ then an explicit flag; then the environment (``SESSION_EVENTS_TELEMETRY``, then 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ON_WORDS = frozenset({"1", "true", "yes", "on", "opt-in", "optin", "enable", "enabled"})
 OFF_WORDS = frozenset({"0", "false", "no", "off", "opt-out", "optout", "disable", "disabled"})
@@ -19,11 +20,25 @@ DO_NOT_TRACK_WORDS = frozenset({"1", "true", "yes", "on"})
 TELEMETRY_VARIABLES = ("SESSION_EVENTS_TELEMETRY", "ASHLR_TELEMETRY")
 
 
-class Consent(NamedTuple):
+class Consent:
     """Whether events may be built, stored and sent, and which setting said so."""
 
-    enabled: bool
-    source: str
+    __slots__ = ("enabled", "source")
+
+    def __init__(self, enabled: bool, source: str) -> None:
+        self.enabled = enabled
+        self.source = source
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Consent):
+            return NotImplemented
+        return (self.enabled, self.source) == (other.enabled, other.source)
+
+    def __hash__(self) -> int:
+        return hash((self.enabled, self.source))
+
+    def __repr__(self) -> str:
+        return f"Consent(enabled={self.enabled!r}, source={self.source!r})"
 
 
 def parse_switch(value: object) -> bool | None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import NamedTuple
 
-from session_event_emitter import __version__, facts, identity
+from session_event_emitter import __version__, facts, fastjson, identity
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
-from session_event_emitter.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from session_event_emitter.settings import Settings
 
 SCHEMA_VERSION = 1
 MAX_RAW_SESSION_ID = 4096
@@ -18,18 +20,43 @@ MAX_RAW_SESSION_ID = 4096
 Event = dict[str, object]
 
 
-class HookInput(NamedTuple):
+class HookInput:
     """The fields of the SessionEnd hook input this emitter uses (others are ignored)."""
 
-    session_id: str | None = None
-    cwd: str | None = None
-    transcript_path: str | None = None
+    __slots__ = ("cwd", "session_id", "transcript_path")
+
+    def __init__(
+        self,
+        session_id: str | None = None,
+        cwd: str | None = None,
+        transcript_path: str | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.cwd = cwd
+        self.transcript_path = transcript_path
+
+    def _fields(self) -> tuple[str | None, str | None, str | None]:
+        return (self.session_id, self.cwd, self.transcript_path)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HookInput):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (
+            f"HookInput(session_id={self.session_id!r}, cwd={self.cwd!r}, "
+            f"transcript_path={self.transcript_path!r})"
+        )
 
     @classmethod
     def parse(cls, data: bytes) -> HookInput:
         """Read the hook JSON leniently: anything malformed simply yields empty fields."""
         try:
-            value = json.loads(data) if data.strip() else None
+            value = fastjson.loads(data) if data.strip() else None
         except (ValueError, UnicodeDecodeError, RecursionError):
             value = None
         if not isinstance(value, dict):
@@ -79,10 +106,11 @@ def build_event(
     """Derive every field as CONTRACT §4 says; optional fields are left out when unknown."""
     moment = now if now is not None else datetime.now(UTC)
     salt = identity.quarter_salt(moment.astimezone(UTC))
-    install = identity.install_id(settings.home, settings.legacy_dir, create=create_install_id)
+    legacy_dir = settings.legacy_dir_path
+    install = identity.install_id(settings.home_dir, legacy_dir, create=create_install_id)
     session_id = raw_session_id(hook, env)
 
-    stats_calls, stats_tokens = facts.stats_counts(settings.legacy_dir, session_id)
+    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id)
     if tool_count is None:
         tool_count = facts.transcript_tool_count(hook.transcript_path)
     if tool_count is None:
@@ -98,7 +126,7 @@ def build_event(
         "tokens_saved": min(max(tokens_saved or 0, 0), MAX_TOKENS_SAVED),
         "plugin_version": __version__,
     }
-    login = settings.github_login or identity.legacy_github_login(settings.legacy_dir)
+    login = settings.github_login or identity.legacy_github_login(legacy_dir)
     if login is not None:
         event["github_hash"] = identity.github_hash(login, salt)
     sha = facts.git_head_sha(hook.cwd if hook.cwd is not None else _cwd())

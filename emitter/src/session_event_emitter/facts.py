@@ -6,15 +6,14 @@ raises. Only numbers and a commit-SHA prefix come out of here.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-from typing import TYPE_CHECKING
 
-from session_event_emitter import diagnostics
+from session_event_emitter import diagnostics, fastjson
 from session_event_emitter.fsutil import read_json_object
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -120,7 +119,7 @@ def transcript_tool_count(path: str | None, limit: int = TRANSCRIPT_READ_LIMIT) 
 
 def _content_blocks(line: bytes) -> list[dict[str, object]]:
     try:
-        record = json.loads(line)
+        record = fastjson.loads(line)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return []
     if not isinstance(record, dict):

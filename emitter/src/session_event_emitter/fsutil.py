@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
-from typing import TYPE_CHECKING
 
+from session_event_emitter import fastjson
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TypeAlias, TypeVar
 
@@ -100,7 +101,7 @@ def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
     if data is None:
         return {}
     try:
-        value = json.loads(data)
+        value = fastjson.loads(data)
     except (ValueError, UnicodeDecodeError):
         return {}
     return value if isinstance(value, dict) else {}

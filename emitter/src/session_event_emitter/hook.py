@@ -6,16 +6,18 @@ and the caller turns any failure into a silent exit 0.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import sys
 import time
-from collections.abc import Callable, Mapping
-from typing import TextIO
 
 from session_event_emitter import diagnostics
 from session_event_emitter.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import TextIO
 
 STDIN_LIMIT = 1024 * 1024
 STDIN_TIMEOUT_SECONDS = 0.5
@@ -90,6 +92,8 @@ def run_hook(
         create_install_id=not dry_run,
     )
     if dry_run:
+        import json
+
         out = sys.stdout if stdout is None else stdout
         out.write(json.dumps(event, indent=2) + "\n")
         out.flush()
@@ -101,7 +105,7 @@ def run_hook(
             sys.stderr.write("note: no endpoint is configured; nothing would be sent\n")
         return
     try:
-        Outbox(settings.home).put(idempotency_key(event), event)
+        Outbox(settings.home_dir).put(idempotency_key(event), event)
     except OSError as exc:
         diagnostics.debug(__name__, "outbox write failed: %s", type(exc).__name__)
     (spawn or start_sender)(url)

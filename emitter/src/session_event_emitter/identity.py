@@ -14,9 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
-from datetime import datetime
-from pathlib import Path
 
 from session_event_emitter.fsutil import (
     PRIVATE_FILE_MODE,
@@ -25,10 +22,16 @@ from session_event_emitter.fsutil import (
     read_bounded,
     read_json_object,
 )
+from session_event_emitter.settings import is_github_login
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from session_event_emitter.fsutil import StrPath
 
 INSTALL_ID_FILE = "install-id"
 _ID_LIMIT = 4096
-_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 
 
 def sha256_hex(text: str) -> str:
@@ -66,7 +69,7 @@ def _random_uuid4() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _read_id(path: Path) -> str | None:
+def _read_id(path: StrPath) -> str | None:
     data = read_bounded(path, _ID_LIMIT)
     if data is None:
         return None
@@ -77,16 +80,16 @@ def _read_id(path: Path) -> str | None:
     return text or None
 
 
-def install_id(home: Path, legacy_dir: Path, *, create: bool) -> str:
+def install_id(home: StrPath, legacy_dir: StrPath, *, create: bool) -> str:
     """Return this install's id, keeping a new random one under `home` when `create` is set.
 
     With `create` unset (``--dry-run``) nothing is written: a missing id is replaced by a
     random one that is used for that single printout only.
     """
-    legacy = _read_id(legacy_dir / "machine-id")
+    legacy = _read_id(os.path.join(legacy_dir, "machine-id"))
     if legacy is not None:
         return legacy
-    path = home / INSTALL_ID_FILE
+    path = os.path.join(home, INSTALL_ID_FILE)
     existing = _read_id(path)
     if existing is not None:
         return existing
@@ -112,13 +115,13 @@ def install_id(home: Path, legacy_dir: Path, *, create: bool) -> str:
     return fresh
 
 
-def legacy_github_login(legacy_dir: Path) -> str | None:
+def legacy_github_login(legacy_dir: StrPath) -> str | None:
     """The login cached by the original plugin (``pro-token-cache.json``), if it is valid.
 
     Only ``valid`` and ``githubLogin`` are read; any token in that file is left alone.
     """
-    cache = read_json_object(legacy_dir / "pro-token-cache.json", 64 * 1024)
+    cache = read_json_object(os.path.join(legacy_dir, "pro-token-cache.json"), 64 * 1024)
     login = cache.get("githubLogin")
-    if cache.get("valid") is True and isinstance(login, str) and _LOGIN_RE.fullmatch(login):
+    if cache.get("valid") is True and isinstance(login, str) and is_github_login(login):
         return login
     return None

@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
-import re
 import time
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import NamedTuple
 
+from session_event_emitter import fastjson
 from session_event_emitter.fsutil import (
     TMP_PREFIX,
     ensure_private_dir,
@@ -32,56 +28,108 @@ from session_event_emitter.fsutil import (
     write_atomic,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from session_event_emitter.fsutil import StrPath
+
 ENVELOPE_VERSION = 1
 MAX_FILE_BYTES = 256 * 1024
 STALE_TMP_SECONDS = 3600.0
-_KEY_FILE_RE = re.compile(r"[0-9a-f]{64}\.json")
+_LOWER_HEX = frozenset("0123456789abcdef")
 
 
-class OutboxLimits(NamedTuple):
+def _is_key_file(name: str) -> bool:
+    """``<64 lowercase hex digits>.json``."""
+    return len(name) == 69 and name.endswith(".json") and all(c in _LOWER_HEX for c in name[:64])
+
+
+class OutboxLimits:
     """How much the outbox may hold before the oldest events are evicted."""
 
-    max_events: int = 1000
-    max_bytes: int = 8 * 1024 * 1024
-    max_age_seconds: float = 30 * 24 * 3600.0
-    max_dead_letters: int = 200
-    max_quarantined: int = 50
+    __slots__ = (
+        "max_age_seconds",
+        "max_bytes",
+        "max_dead_letters",
+        "max_events",
+        "max_quarantined",
+    )
+
+    def __init__(
+        self,
+        max_events: int = 1000,
+        max_bytes: int = 8 * 1024 * 1024,
+        max_age_seconds: float = 30 * 24 * 3600.0,
+        max_dead_letters: int = 200,
+        max_quarantined: int = 50,
+    ) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.max_age_seconds = max_age_seconds
+        self.max_dead_letters = max_dead_letters
+        self.max_quarantined = max_quarantined
 
 
-class Entry(NamedTuple):
+class Entry:
     """One pending event as read back from the outbox."""
 
-    key: str
-    path: Path
-    event: dict[str, object]
-    attempts: int
-    enqueued_at: float
+    __slots__ = ("attempts", "enqueued_at", "event", "key", "path")
+
+    def __init__(
+        self, key: str, path: str, event: dict[str, object], attempts: int, enqueued_at: float
+    ) -> None:
+        self.key = key
+        self.path = path
+        self.event = event
+        self.attempts = attempts
+        self.enqueued_at = enqueued_at
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.key, self.path, self.event, self.attempts, self.enqueued_at)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Entry):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # holds a dict
+
+    def __repr__(self) -> str:
+        return f"Entry(key={self.key!r}, path={self.path!r}, attempts={self.attempts!r})"
 
 
-class _FileInfo(NamedTuple):
-    path: Path
-    size: int
-    mtime: float
+class _FileInfo:
+    __slots__ = ("mtime", "name", "path", "size")
+
+    def __init__(self, path: str, size: int, mtime: float) -> None:
+        self.path = path
+        self.name = os.path.basename(path)
+        self.size = size
+        self.mtime = mtime
 
 
-class Depth(NamedTuple):
+class Depth:
     """How many events are pending and how many bytes they take."""
 
-    events: int
-    bytes: int
-    counters: dict[str, int]
+    __slots__ = ("bytes", "counters", "events")
+
+    def __init__(self, events: int, bytes: int, counters: dict[str, int]) -> None:
+        self.events = events
+        self.bytes = bytes
+        self.counters = counters
 
 
 class Outbox:
     """Pending events on disk; safe to share between a hook and a running sender."""
 
-    def __init__(self, home: Path, limits: OutboxLimits | None = None) -> None:
-        self.home = home
+    def __init__(self, home: StrPath, limits: OutboxLimits | None = None) -> None:
+        self.home = os.fspath(home)
         self.limits = limits or OutboxLimits()
-        self.pending_dir = home / "outbox"
-        self.dead_letter_dir = home / "dead-letter"
-        self.quarantine_dir = home / "quarantine"
-        self.counters_path = home / "counters.json"
+        self.pending_dir = os.path.join(self.home, "outbox")
+        self.dead_letter_dir = os.path.join(self.home, "dead-letter")
+        self.quarantine_dir = os.path.join(self.home, "quarantine")
+        self.counters_path = os.path.join(self.home, "counters.json")
 
     # -- writing -----------------------------------------------------------------------
 
@@ -91,8 +139,8 @@ class Outbox:
         The first event for a key wins, as on the server.
         """
         self._private(self.pending_dir)
-        path = self.pending_dir / f"{key}.json"
-        if path.exists():
+        path = os.path.join(self.pending_dir, f"{key}.json")
+        if os.path.exists(path):
             return False
         envelope = {
             "v": ENVELOPE_VERSION,
@@ -106,7 +154,7 @@ class Outbox:
 
     def remove(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            (self.pending_dir / f"{key}.json").unlink()
+            os.unlink(os.path.join(self.pending_dir, f"{key}.json"))
 
     def record_attempt(self, entry: Entry) -> int:
         """Count one more failed delivery of `entry` in its envelope; returns the new count."""
@@ -117,7 +165,7 @@ class Outbox:
             "attempts": attempts,
             "event": entry.event,
         }
-        if entry.path.exists():
+        if os.path.exists(entry.path):
             write_atomic(entry.path, _dumps(envelope))
             os.utime(entry.path, (entry.enqueued_at, entry.enqueued_at))
         return attempts
@@ -131,7 +179,7 @@ class Outbox:
             "dead_lettered_at": time.time(),
             "event": entry.event,
         }
-        write_atomic(self.dead_letter_dir / f"{entry.key}.json", _dumps(record))
+        write_atomic(os.path.join(self.dead_letter_dir, f"{entry.key}.json"), _dumps(record))
         self.remove(entry.key)
         self._bump({"dead_lettered": 1})
         pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
@@ -143,7 +191,7 @@ class Outbox:
         removed = 0
         for info in self._files():
             with contextlib.suppress(FileNotFoundError):
-                info.path.unlink()
+                os.unlink(info.path)
                 removed += 1
         return removed
 
@@ -181,10 +229,11 @@ class Outbox:
 
     # -- bounds ------------------------------------------------------------------------
 
-    def enforce_limits(self, *, now: float | None = None, keep: Path | None = None) -> int:
+    def enforce_limits(self, *, now: float | None = None, keep: StrPath | None = None) -> int:
         """Evict by age, then oldest-first by count and bytes; returns how many went."""
         current = time.time() if now is None else now
-        files = sorted(self._files(), key=lambda info: (info.mtime, info.path.name))
+        keep = None if keep is None else os.fspath(keep)
+        files = sorted(self._files(), key=lambda info: (info.mtime, info.name))
         self._remove_stale_tmp(current)
         evicted: dict[str, int] = {}
 
@@ -214,21 +263,21 @@ class Outbox:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _private(self, directory: Path) -> None:
+    def _private(self, directory: str) -> None:
         """Create the home and then `directory`, both readable by the owner only."""
         ensure_private_dir(self.home)
         ensure_private_dir(directory)
 
     def _files(self) -> Iterator[_FileInfo]:
         for path in _list(self.pending_dir):
-            name = path.name
+            name = os.path.basename(path)
             if name.startswith(TMP_PREFIX):
                 continue
-            if not _KEY_FILE_RE.fullmatch(name):
+            if not _is_key_file(name):
                 self._quarantine(path)
                 continue
             try:
-                st = path.stat()
+                st = os.stat(path)
             except OSError:
                 continue
             yield _FileInfo(path, st.st_size, st.st_mtime)
@@ -238,8 +287,8 @@ class Outbox:
         envelope: object = None
         if data is not None:
             with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
-                envelope = json.loads(data)
-        if data is None and not info.path.exists():
+                envelope = fastjson.loads(data)
+        if data is None and not os.path.exists(info.path):
             return None
         if not isinstance(envelope, dict):
             self._quarantine(info.path)
@@ -255,17 +304,18 @@ class Outbox:
             self._quarantine(info.path)
             return None
         return Entry(
-            key=info.path.name[: -len(".json")],
+            key=info.name[: -len(".json")],
             path=info.path,
             event=event,
             attempts=attempts,
             enqueued_at=float(enqueued_at),
         )
 
-    def _quarantine(self, path: Path) -> None:
+    def _quarantine(self, path: str) -> None:
         try:
             self._private(self.quarantine_dir)
-            os.replace(path, self.quarantine_dir / f"{int(time.time())}-{path.name}")
+            name = os.path.basename(path)
+            os.replace(path, os.path.join(self.quarantine_dir, f"{int(time.time())}-{name}"))
         except OSError:
             return
         self._bump({"quarantined": 1})
@@ -273,16 +323,16 @@ class Outbox:
 
     def _remove_stale_tmp(self, now: float) -> None:
         for path in _list(self.pending_dir):
-            if path.name.startswith(TMP_PREFIX):
+            if os.path.basename(path).startswith(TMP_PREFIX):
                 with contextlib.suppress(OSError):
-                    if now - path.stat().st_mtime > STALE_TMP_SECONDS:
-                        path.unlink()
+                    if now - os.stat(path).st_mtime > STALE_TMP_SECONDS:
+                        os.unlink(path)
 
     def _bump(self, deltas: Mapping[str, int]) -> None:
         """Add to the running counters under a file lock (hook and sender may race)."""
         try:
             ensure_private_dir(self.home)
-            fd = os.open(self.home / ".counters.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(os.path.join(self.home, ".counters.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
             return
         try:
@@ -298,29 +348,29 @@ class Outbox:
 
 
 def _dumps(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return fastjson.dumps_compact(value).encode("utf-8")
 
 
-def _list(directory: Path) -> list[Path]:
+def _list(directory: str) -> list[str]:
     try:
-        return [directory / name for name in os.listdir(directory)]
+        return [os.path.join(directory, name) for name in os.listdir(directory)]
     except OSError:
         return []
 
 
-def _unlink(path: Path) -> bool:
+def _unlink(path: str) -> bool:
     try:
-        path.unlink()
+        os.unlink(path)
     except OSError:
         return False
     return True
 
 
-def _prune_oldest(directory: Path, keep: int) -> int:
-    files: list[tuple[float, Path]] = []
+def _prune_oldest(directory: str, keep: int) -> int:
+    files: list[tuple[float, str]] = []
     for path in _list(directory):
         with contextlib.suppress(OSError):
-            files.append((path.stat().st_mtime, path))
+            files.append((os.stat(path).st_mtime, path))
     files.sort()
     excess = files[: max(len(files) - keep, 0)]
     return sum(_unlink(path) for _, path in excess)

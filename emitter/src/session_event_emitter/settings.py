@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Mapping
-from pathlib import Path
-from typing import NamedTuple
 
 from session_event_emitter.consent import Consent, resolve_consent
 from session_event_emitter.fsutil import read_json_object
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 ENDPOINT_SUFFIX = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
@@ -27,24 +28,95 @@ DEFAULT_RETRY_BASE_DELAY = 0.5
 MAX_DISCOVERY_REFS = 200
 CONFIG_LIMIT = 64 * 1024
 
-_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_REF_CHARS = _ALNUM | frozenset("._:-")
+_LOGIN_CHARS = _ALNUM | frozenset("-")
 
 
-class Settings(NamedTuple):
-    """Everything the hook, the sender and the commands need to know, resolved once."""
+def is_ref(text: str) -> bool:
+    """A discovery ref: an ASCII letter or digit, then up to 127 of ``A-Za-z0-9._:-``."""
+    return 0 < len(text) <= 128 and text[0] in _ALNUM and all(c in _REF_CHARS for c in text)
 
-    home: Path
-    user_home: Path
-    consent: Consent
-    base_url: str | None
-    url_source: str
-    github_login: str | None
-    discovery_refs: tuple[str, ...]
-    ingest_token: str | None
-    sender_deadline: float
-    retry_base_delay: float
-    warnings: tuple[str, ...] = ()
+
+def is_github_login(text: str) -> bool:
+    """A GitHub login: an ASCII letter or digit, then up to 38 of ``A-Za-z0-9-``."""
+    return 0 < len(text) <= 39 and text[0] in _ALNUM and all(c in _LOGIN_CHARS for c in text)
+
+
+class Settings:
+    """Everything the hook, the sender and the commands need to know, resolved once.
+
+    The directories are kept as strings (``home_dir``, ``user_home_dir``) so that the hook
+    path never imports pathlib; ``home``, ``user_home``, ``config_path`` and ``legacy_dir``
+    give them as Paths for the commands and the sender.
+    """
+
+    __slots__ = (
+        "base_url",
+        "consent",
+        "discovery_refs",
+        "github_login",
+        "home_dir",
+        "ingest_token",
+        "retry_base_delay",
+        "sender_deadline",
+        "url_source",
+        "user_home_dir",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        user_home: str | os.PathLike[str],
+        consent: Consent,
+        base_url: str | None,
+        url_source: str,
+        github_login: str | None,
+        discovery_refs: tuple[str, ...],
+        ingest_token: str | None,
+        sender_deadline: float,
+        retry_base_delay: float,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.home_dir: str = os.fspath(home)
+        self.user_home_dir: str = os.fspath(user_home)
+        self.consent = consent
+        self.base_url = base_url
+        self.url_source = url_source
+        self.github_login = github_login
+        self.discovery_refs = discovery_refs
+        self.ingest_token = ingest_token
+        self.sender_deadline = sender_deadline
+        self.retry_base_delay = retry_base_delay
+        self.warnings = warnings
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Settings({inner})"
+
+    @property
+    def home(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.home_dir)
+
+    @property
+    def user_home(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.user_home_dir)
 
     @property
     def config_path(self) -> Path:
@@ -54,6 +126,11 @@ class Settings(NamedTuple):
     def legacy_dir(self) -> Path:
         """The original plugin's directory (machine id, stats, config, token cache)."""
         return self.user_home / ".ashlr"
+
+    @property
+    def legacy_dir_path(self) -> str:
+        """``legacy_dir`` as a string (no pathlib)."""
+        return os.path.join(self.user_home_dir, ".ashlr")
 
     @property
     def batch_url(self) -> str | None:
@@ -72,16 +149,18 @@ class Settings(NamedTuple):
         env = os.environ if env is None else env
         warnings: list[str] = []
         user_home = _user_home(env)
-        home = state_home(env, user_home)
-        config = read_json_object(home / "config.json", CONFIG_LIMIT)
-        legacy_config = read_json_object(user_home / ".ashlr" / "config.json", CONFIG_LIMIT)
+        home = _state_home(env, user_home)
+        config_name = os.path.join(home, "config.json")
+        legacy_config_name = os.path.join(user_home, ".ashlr", "config.json")
+        config = read_json_object(config_name, CONFIG_LIMIT)
+        legacy_config = read_json_object(legacy_config_name, CONFIG_LIMIT)
         consent = resolve_consent(
             env,
             config,
             legacy_config,
             flag=telemetry,
-            config_name=str(home / "config.json"),
-            legacy_config_name=str(user_home / ".ashlr" / "config.json"),
+            config_name=config_name,
+            legacy_config_name=legacy_config_name,
         )
         base_url, url_source = _resolve_url(env, config, url, warnings)
         return cls(
@@ -103,20 +182,48 @@ class Settings(NamedTuple):
         )
 
 
-def _user_home(env: Mapping[str, str]) -> Path:
+def _user_home(env: Mapping[str, str]) -> str:
+    """$HOME as Path() would spell it, else the home directory Path.home() would find."""
     home = env.get("HOME")
-    return Path(home) if home else Path.home()
+    if home:
+        return _as_path_text(home)
+    from pathlib import Path  # no HOME at all: rare enough to pay for pathlib
+
+    return str(Path.home())
 
 
-def state_home(env: Mapping[str, str], user_home: Path) -> Path:
-    """Where config, outbox and logs live (SESSION_EVENTS_HOME, else the XDG state dir)."""
+def _as_path_text(text: str) -> str:
+    """`text` normalised the way ``str(Path(text))`` does, without importing pathlib."""
+    if not text:
+        return "."
+    parts = [part for part in text.split("/") if part and part != "."]
+    if text.startswith("//") and not text.startswith("///"):
+        root = "//"
+    elif text.startswith("/"):
+        root = "/"
+    else:
+        root = ""
+    return root + "/".join(parts) if (root or parts) else "."
+
+
+def _state_home(env: Mapping[str, str], user_home: str) -> str:
     explicit = env.get("SESSION_EVENTS_HOME")
     if explicit:
-        return Path(explicit).expanduser()
+        expanded = os.path.expanduser(explicit)
+        if expanded.startswith("~"):  # as Path.expanduser: an unknown user is an error
+            raise RuntimeError("Could not determine home directory.")
+        return _as_path_text(expanded)
     xdg = env.get("XDG_STATE_HOME")
     if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "session-events"
-    return user_home / ".local" / "state" / "session-events"
+        return os.path.join(_as_path_text(xdg), "session-events")
+    return os.path.join(user_home, ".local", "state", "session-events")
+
+
+def state_home(env: Mapping[str, str], user_home: str | os.PathLike[str]) -> Path:
+    """Where config, outbox and logs live (SESSION_EVENTS_HOME, else the XDG state dir)."""
+    from pathlib import Path
+
+    return Path(_state_home(env, _as_path_text(os.fspath(user_home))))
 
 
 def normalise_base_url(value: str, *, strip_endpoint: bool = False) -> str | None:
@@ -164,7 +271,7 @@ def _resolve_login(
     ):
         if raw is None or raw == "":
             continue
-        if isinstance(raw, str) and _LOGIN_RE.fullmatch(raw.strip()):
+        if isinstance(raw, str) and is_github_login(raw.strip()):
             return raw.strip()
         warnings.append(f"{source} ignored: not a GitHub login")
     return None
@@ -177,7 +284,7 @@ def _resolve_refs(config: Mapping[str, object], warnings: list[str]) -> tuple[st
     if not isinstance(raw, list):
         warnings.append("config file (discovery_refs) ignored: not a list")
         return ()
-    refs = [item for item in raw if isinstance(item, str) and _REF_RE.fullmatch(item)]
+    refs = [item for item in raw if isinstance(item, str) and is_ref(item)]
     if len(refs) != len(raw):
         warnings.append("config file (discovery_refs): malformed items dropped")
     if len(refs) > MAX_DISCOVERY_REFS:

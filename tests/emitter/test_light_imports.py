@@ -1,0 +1,111 @@
+"""The import-light helpers of the hook path agree with the standard modules they replace."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from session_event_emitter import fastjson
+from session_event_emitter.outbox import _is_key_file
+from session_event_emitter.settings import Settings, is_github_login, is_ref
+
+_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_KEY_FILE_RE = re.compile(r"[0-9a-f]{64}\.json")
+
+
+def _strings(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    alphabet = "aZ09-._:/ é\n\tABCdef"
+    found = ["", "a", "-a", "a" * 39, "a" * 40, "a" * 128, "a" * 129, "0" * 64 + ".json"]
+    found += ["f" * 64 + ".JSON", "F" * 64 + ".json", "0" * 63 + ".json", "0" * 64 + ".json\n"]
+    for _ in range(3000):
+        found.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 140))))
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_validators_match_the_patterns_they_replace(seed: int) -> None:
+    for text in _strings(seed):
+        assert is_ref(text) == bool(_REF_RE.fullmatch(text)), text
+        assert is_github_login(text) == bool(_LOGIN_RE.fullmatch(text)), text
+        assert _is_key_file(text) == bool(_KEY_FILE_RE.fullmatch(text)), text
+
+
+def _outcome(parse: object, data: object) -> tuple[object, ...]:
+    try:
+        return ("ok", repr(parse(data)))  # type: ignore[operator]
+    except (ValueError, RecursionError) as error:
+        return (type(error), str(error))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1}',
+        b' {"a": [1, 2.5, null, true, "x\\u00e9"]} \n',
+        b"",
+        b"   ",
+        b"[1] x",
+        b'\xef\xbb\xbf{"a":1}',
+        "\ufeff{}",
+        b"NaN",
+        b'{"a":1e400}',
+        b'"\xff"',
+        b'{"a":',
+        b"[1,]",
+        '{"k":"v"}'.encode("utf-16"),
+        '{"k":"v"}'.encode("utf-16-le"),
+        b"\t[]\r",
+        b"{" * 100_000,
+        b'{"session_id": "still-open"',
+    ],
+)
+def test_loads_matches_json(data: str | bytes) -> None:
+    assert _outcome(fastjson.loads, data) == _outcome(json.loads, data)
+
+
+def test_dumps_compact_matches_json() -> None:
+    rng = random.Random(7)
+
+    def value(depth: int = 0) -> object:
+        kind = rng.randrange(7 if depth < 4 else 4)
+        if kind == 0:
+            return rng.randrange(-(10**20), 10**20)
+        if kind == 1:
+            return rng.choice([rng.random() * 1e6, float("inf"), -0.0])
+        if kind == 2:
+            return rng.choice([None, True, False])
+        if kind == 3:
+            return "".join(chr(rng.randrange(0, 0x3000)) for _ in range(rng.randrange(8)))
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {str(rng.random()): value(depth + 1) for _ in range(rng.randrange(4))}
+
+    for _ in range(500):
+        item = value()
+        expected = json.dumps(item, separators=(",", ":"), sort_keys=True)
+        assert fastjson.dumps_compact(item) == expected
+        assert repr(fastjson.loads(expected.encode())) == repr(json.loads(expected))
+    with pytest.raises(TypeError):
+        fastjson.dumps_compact({"a": object()})
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [("/tmp//x/./y/", "/tmp/x/y"), ("rel/dir", "rel/dir"), ("~/state", None)],
+)
+def test_settings_paths_match_pathlib(state: str, expected: str | None, tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path) + "//", "SESSION_EVENTS_HOME": state}
+    settings = Settings.load(env)
+    assert settings.home == Path(state).expanduser()
+    assert settings.home_dir == str(Path(state).expanduser())
+    assert expected is None or settings.home_dir == expected
+    assert settings.user_home == tmp_path
+    assert settings.legacy_dir_path == os.fspath(tmp_path / ".ashlr")
+    assert settings.config_path == Path(state).expanduser() / "config.json"
