@@ -288,7 +288,7 @@ def test_bare_hook_run_skips_heavy_standard_modules(
     outside.mkdir()
     probe = (
         "import atexit, sys\n"
-        "heavy = ('pathlib', 're', 'typing', 'argparse', 'subprocess', 'json', 'logging')\n"
+        "heavy = ('pathlib', 'typing', 'argparse', 'subprocess', 'logging')\n"
         "atexit.register(lambda: sys.stderr.write(\n"
         "    ','.join(sorted(m for m in heavy if m in sys.modules))))\n"
         "sys.argv = ['session-event-emit']\n"

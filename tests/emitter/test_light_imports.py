@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from session_event_emitter import fastjson
 from session_event_emitter.outbox import _is_key_file
 from session_event_emitter.settings import Settings, is_github_login, is_ref
 
@@ -35,65 +33,6 @@ def test_validators_match_the_patterns_they_replace(seed: int) -> None:
         assert is_ref(text) == bool(_REF_RE.fullmatch(text)), text
         assert is_github_login(text) == bool(_LOGIN_RE.fullmatch(text)), text
         assert _is_key_file(text) == bool(_KEY_FILE_RE.fullmatch(text)), text
-
-
-def _outcome(parse: object, data: object) -> tuple[object, ...]:
-    try:
-        return ("ok", repr(parse(data)))  # type: ignore[operator]
-    except (ValueError, RecursionError) as error:
-        return (type(error), str(error))
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        b'{"a":1}',
-        b' {"a": [1, 2.5, null, true, "x\\u00e9"]} \n',
-        b"",
-        b"   ",
-        b"[1] x",
-        b'\xef\xbb\xbf{"a":1}',
-        "\ufeff{}",
-        b"NaN",
-        b'{"a":1e400}',
-        b'"\xff"',
-        b'{"a":',
-        b"[1,]",
-        '{"k":"v"}'.encode("utf-16"),
-        '{"k":"v"}'.encode("utf-16-le"),
-        b"\t[]\r",
-        b"{" * 100_000,
-        b'{"session_id": "still-open"',
-    ],
-)
-def test_loads_matches_json(data: str | bytes) -> None:
-    assert _outcome(fastjson.loads, data) == _outcome(json.loads, data)
-
-
-def test_dumps_compact_matches_json() -> None:
-    rng = random.Random(7)
-
-    def value(depth: int = 0) -> object:
-        kind = rng.randrange(7 if depth < 4 else 4)
-        if kind == 0:
-            return rng.randrange(-(10**20), 10**20)
-        if kind == 1:
-            return rng.choice([rng.random() * 1e6, float("inf"), -0.0])
-        if kind == 2:
-            return rng.choice([None, True, False])
-        if kind == 3:
-            return "".join(chr(rng.randrange(0, 0x3000)) for _ in range(rng.randrange(8)))
-        if kind == 4:
-            return [value(depth + 1) for _ in range(rng.randrange(4))]
-        return {str(rng.random()): value(depth + 1) for _ in range(rng.randrange(4))}
-
-    for _ in range(500):
-        item = value()
-        expected = json.dumps(item, separators=(",", ":"), sort_keys=True)
-        assert fastjson.dumps_compact(item) == expected
-        assert repr(fastjson.loads(expected.encode())) == repr(json.loads(expected))
-    with pytest.raises(TypeError):
-        fastjson.dumps_compact({"a": object()})
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 
-from session_event_emitter import __version__, facts, fastjson, identity
+from session_event_emitter import __version__, facts, identity
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 TYPE_CHECKING = False
@@ -56,7 +57,7 @@ class HookInput:
     def parse(cls, data: bytes) -> HookInput:
         """Read the hook JSON leniently: anything malformed simply yields empty fields."""
         try:
-            value = fastjson.loads(data) if data.strip() else None
+            value = json.loads(data) if data.strip() else None
         except (ValueError, UnicodeDecodeError, RecursionError):
             value = None
         if not isinstance(value, dict):

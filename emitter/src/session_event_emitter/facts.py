@@ -6,10 +6,11 @@ raises. Only numbers and a commit-SHA prefix come out of here.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
-from session_event_emitter import diagnostics, fastjson
+from session_event_emitter import diagnostics
 from session_event_emitter.fsutil import read_json_object
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
@@ -119,7 +120,7 @@ def transcript_tool_count(path: str | None, limit: int = TRANSCRIPT_READ_LIMIT) 
 
 def _content_blocks(line: bytes) -> list[dict[str, object]]:
     try:
-        record = fastjson.loads(line)
+        record = json.loads(line)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return []
     if not isinstance(record, dict):

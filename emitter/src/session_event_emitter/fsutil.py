@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
-
-from session_event_emitter import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,7 +100,7 @@ def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
     if data is None:
         return {}
     try:
-        value = fastjson.loads(data)
+        value = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         return {}
     return value if isinstance(value, dict) else {}

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import time
 
-from session_event_emitter import fastjson
 from session_event_emitter.fsutil import (
     TMP_PREFIX,
     ensure_private_dir,
@@ -287,7 +287,7 @@ class Outbox:
         envelope: object = None
         if data is not None:
             with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
-                envelope = fastjson.loads(data)
+                envelope = json.loads(data)
         if data is None and not os.path.exists(info.path):
             return None
         if not isinstance(envelope, dict):
@@ -348,7 +348,7 @@ class Outbox:
 
 
 def _dumps(value: object) -> bytes:
-    return fastjson.dumps_compact(value).encode("utf-8")
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 def _list(directory: str) -> list[str]:
