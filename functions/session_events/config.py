@@ -11,7 +11,6 @@ STORES = ("sqlite", "firestore", "dynamodb", "memory")
 
 SINGLE_BODY_LIMIT = 64 * 1024
 BATCH_BODY_LIMIT = 1024 * 1024
-BATCH_MAX_EVENTS = 100
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Request, Response
 from pydantic import ValidationError
 
-from session_events.config import BATCH_BODY_LIMIT, BATCH_MAX_EVENTS, SINGLE_BODY_LIMIT
+from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.errors import (
     IngestError,
     InvalidJson,
@@ -29,7 +29,7 @@ from session_events.errors import (
 )
 from session_events.logs import log_request
 from session_events.runtime import Runtime, get_runtime
-from session_events.schema import UNKNOWN_KEY, SessionEvent, validation_issues
+from session_events.schema import BatchEnvelope, SessionEvent, validation_issues
 
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
@@ -151,7 +151,10 @@ def _ingest_one(request: Request, runtime: Runtime, exchange: Exchange) -> None:
 
 def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     payload = parse_object(read_body(request, BATCH_BODY_LIMIT))
-    items = batch_items(payload)
+    try:
+        items = BatchEnvelope.model_validate(payload).events
+    except ValidationError as error:
+        raise ValidationFailed(validation_issues(error)) from None
     events: list[SessionEvent | None] = []
     issues: dict[int, list[dict[str, Any]]] = {}
     for position, item in enumerate(items):
@@ -179,38 +182,6 @@ def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> Non
         **{str(kind): sum(1 for o in outcomes if o == kind) for kind in set(outcomes)},
     )
     exchange.answer(200, {"ok": True, "results": results})
-
-
-def batch_items(payload: dict[str, Any]) -> list[Any]:
-    """The envelope `{"events": [...]}`: a list of at most 100 items and no other key."""
-    issues: list[dict[str, Any]] = []
-    extra = [key for key in payload if key != "events"]
-    if extra:
-        issues.append(
-            {
-                "loc": [UNKNOWN_KEY],
-                "type": "extra_forbidden",
-                "msg": "Extra inputs are not permitted",
-            }
-        )
-    items = payload.get("events")
-    if "events" not in payload:
-        issues.append({"loc": ["events"], "type": "missing", "msg": "Field required"})
-    elif not isinstance(items, list):
-        issues.append(
-            {"loc": ["events"], "type": "list_type", "msg": "Input should be a valid list"}
-        )
-    elif len(items) > BATCH_MAX_EVENTS:
-        issues.append(
-            {
-                "loc": ["events"],
-                "type": "too_long",
-                "msg": f"List should have at most {BATCH_MAX_EVENTS} items",
-            }
-        )
-    if issues or not isinstance(items, list):
-        raise ValidationFailed(issues)
-    return items
 
 
 def _take_tokens(runtime: Runtime, counts: dict[str, int]) -> None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from session_events import __version__
-from session_events.config import BATCH_BODY_LIMIT, BATCH_MAX_EVENTS, SINGLE_BODY_LIMIT
+from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.errors import (
     IngestError,
     InvalidJson,
@@ -37,7 +37,7 @@ from session_events.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from session_events.schema import SessionEvent
+from session_events.schema import MAX_BATCH_EVENTS, SessionEvent
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILE = "session-event.schema.json"
@@ -80,7 +80,7 @@ class Issue(_Answer):
 class BatchRequest(_Answer):
     """Up to 100 events; each is validated on its own, so one bad event rejects nothing else."""
 
-    events: Annotated[list[SessionEvent], Field(max_length=BATCH_MAX_EVENTS)]
+    events: Annotated[list[SessionEvent], Field(max_length=MAX_BATCH_EVENTS)]
 
 
 class IngestAnswer(_Answer):
@@ -321,7 +321,7 @@ def _openapi_document() -> dict[str, Any]:
             "/v1/session-events/batch": {
                 "post": _ingest_operation(
                     "ingestSessionEventBatch",
-                    f"Store up to {BATCH_MAX_EVENTS} session events, each on its own",
+                    f"Store up to {MAX_BATCH_EVENTS} session events, each on its own",
                     BatchRequest,
                     (
                         "200",

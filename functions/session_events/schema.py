@@ -23,6 +23,7 @@ REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 EARLIEST_ENDED_AT = datetime(2020, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(hours=24)
 MAX_REFS = 200
+MAX_BATCH_EVENTS = 100
 
 # RFC 3339 date-time; the offset is optional (none means UTC) and nothing may follow it.
 _RFC3339 = re.compile(
@@ -105,16 +106,22 @@ class SessionEvent(BaseModel):
         return list(self.discovery_refs or [])
 
 
-_KNOWN_FIELDS = frozenset(SessionEvent.model_fields)
+class BatchEnvelope(BaseModel):
+    """The batch body `{"events": [...]}`: at most 100 items, each validated on its own."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    events: Annotated[list[Any], Field(max_length=MAX_BATCH_EVENTS)]
+
+
+_KNOWN_FIELDS = frozenset(SessionEvent.model_fields) | frozenset(BatchEnvelope.model_fields)
 UNKNOWN_KEY = "(unknown field)"
 
 
 MAX_ISSUES = 20
 
 
-def validation_issues(
-    error: ValidationError, *, prefix: tuple[Any, ...] = ()
-) -> list[dict[str, Any]]:
+def validation_issues(error: ValidationError) -> list[dict[str, Any]]:
     """The client-facing issues of a validation error: loc/type/msg, never the input.
 
     A key the schema does not know is itself a submitted value, so its name is replaced.
@@ -132,14 +139,14 @@ def validation_issues(
         loc = [p if isinstance(p, int) or p in _KNOWN_FIELDS else UNKNOWN_KEY for p in item["loc"]]
         issues.append(
             {
-                "loc": [*prefix, *loc],
+                "loc": loc,
                 "type": item["type"],
                 "msg": _message(item),
             }
         )
     if more:
         issues.append(
-            {"loc": [*prefix], "type": "too_many_issues", "msg": f"{more} more issues not listed"}
+            {"loc": [], "type": "too_many_issues", "msg": f"{more} more issues not listed"}
         )
     return issues
 

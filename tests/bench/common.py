@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 import statistics
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: shared loopback helpers
+
+from loopback import clean_env as clean_env
+from loopback import free_port as free_port
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -17,38 +21,6 @@ PYTHON = VENV_BIN / "python"
 FUNCTION_SOURCE = REPO / "functions" / "main.py"
 NOOP_SOURCE = Path(__file__).resolve().parent / "noop_function.py"
 FIXTURE_EVENT: dict[str, Any] = json.loads((REPO / "tests" / "fixtures" / "event.json").read_text())
-
-_ISOLATED_PREFIXES = ("SESSION_EVENTS_", "ASHLR_", "GOOGLE_", "FIRESTORE_")
-_ISOLATED_NAMES = (
-    "DO_NOT_TRACK",
-    "CLAUDE_SESSION_ID",
-    "XDG_STATE_HOME",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without session-events, proxy or cloud variables."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(_ISOLATED_PREFIXES) and name not in _ISOLATED_NAMES
-    }
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def median(values: Sequence[float]) -> float:

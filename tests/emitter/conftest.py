@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import loopback
 import pytest
 
 ISOLATED_PREFIXES = ("SESSION_EVENTS_", "ASHLR_")
@@ -126,9 +127,7 @@ def hook_json() -> Callable[..., bytes]:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on (connections to it are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return loopback.free_port()
 
 
 Reply = tuple[int, dict[str, str], object]

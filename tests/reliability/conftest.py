@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import FUNCTION_SOURCE, FunctionServer, Install, new_port
+from harness import FUNCTION_SOURCE, FunctionServer, Install, free_port
 
 LAST = "test_server_logs_carry_no_hash_and_no_submitted_value"
 
@@ -36,7 +36,7 @@ def start_function(tmp_path: Path, server_log_dir: Path) -> Iterator[StartFuncti
 
     def start(db: Path | None = None, port: int | None = None, **env: str) -> FunctionServer:
         server = FunctionServer(
-            port=port or new_port(),
+            port=port or free_port(),
             db=db or tmp_path / "events.db",
             log=server_log_dir / f"function-{next(_names)}.log",
             env=env,

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from loopback import free_port
+from loopback import clean_env
 
 REPO = Path(__file__).resolve().parents[2]
 FUNCTION_SOURCE = REPO / "functions" / "main.py"
@@ -34,31 +34,6 @@ FIXTURE_EVENT: dict[str, Any] = json.loads((REPO / "tests" / "fixtures" / "event
 # must never show up in one of them (the privacy test reads both at the end of the run).
 SERVER_LOGS: list[Path] = []
 SUBMITTED_VALUES: set[str] = set()
-
-ISOLATED_PREFIXES = ("SESSION_EVENTS_", "ASHLR_", "GOOGLE_", "FIRESTORE_")
-ISOLATED_NAMES = (
-    "DO_NOT_TRACK",
-    "CLAUDE_SESSION_ID",
-    "XDG_STATE_HOME",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any session-events, proxy or cloud variable."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(ISOLATED_PREFIXES) and name not in ISOLATED_NAMES
-    }
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    env.update(extra)
-    return env
 
 
 def sha256_hex(text: str) -> str:
@@ -510,7 +485,3 @@ def recording_listener() -> Iterator[ConnectionRecorder]:
         stop.set()
         thread.join(5)
         sock.close()
-
-
-def new_port() -> int:
-    return free_port()

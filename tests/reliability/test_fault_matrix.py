@@ -23,8 +23,8 @@ from conftest import MakeInstall, StartFunction
 from harness import (
     FaultProxy,
     Install,
+    free_port,
     hook_input,
-    new_port,
     running_proxy,
     sha256_hex,
     wait_until,
@@ -37,7 +37,7 @@ HANG_GUARD_S = 15.0  # a hook that has not returned by then is hung, not slow
 
 
 def refused_url() -> str:
-    return f"http://127.0.0.1:{new_port()}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def session_pairs(install: Install) -> set[tuple[str, str]]:

@@ -22,7 +22,7 @@ from harness import (
     SUBMITTED_VALUES,
     FunctionServer,
     event,
-    new_port,
+    free_port,
     sha256_hex,
 )
 
@@ -244,7 +244,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, server_log_dir: Path) -> Iter
         pytest.skip("functions/main.py is not in this tree")
     root = tmp_path_factory.mktemp("hostile")
     server = FunctionServer(
-        port=new_port(),
+        port=free_port(),
         db=root / "events.db",
         log=server_log_dir / "function-hostile.log",
         env={"SESSION_EVENTS_RATE_LIMIT_PER_MINUTE": "0"},
