@@ -23,12 +23,12 @@ from conftest import MakeInstall, StartFunction
 from harness import (
     FaultProxy,
     Install,
-    free_port,
     hook_input,
     running_proxy,
     sha256_hex,
     wait_until,
 )
+from loopback import free_port
 
 from session_event_emitter.event import idempotency_key
 from session_event_emitter.outbox import Outbox

@@ -22,9 +22,9 @@ from harness import (
     SUBMITTED_VALUES,
     FunctionServer,
     event,
-    free_port,
     sha256_hex,
 )
+from loopback import free_port
 
 SINGLE = "/v1/session-events"
 BATCH = "/v1/session-events/batch"

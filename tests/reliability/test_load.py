@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeInstall, StartFunction
-from harness import Install, clean_env, wait_until
+from harness import Install, wait_until
+from loopback import clean_env
 
 HOOKS = 200
 WORKERS = 8
