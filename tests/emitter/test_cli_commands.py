@@ -67,7 +67,8 @@ def test_status_reports_consent_endpoint_and_depth(
     report = json.loads(done.stdout)
     assert report["consent"] == "on"
     assert report["consent_source"] == "SESSION_EVENTS_TELEMETRY"
-    assert report["endpoint"] == "https://ingest.example"
+    assert report["endpoint"] == "https://ingest.example/v1/session-events"
+    assert report["batch_endpoint"] == "https://ingest.example/v1/session-events/batch"
     assert report["outbox_events"] == 2
     assert report["last_delivery"] is None
 
@@ -83,10 +84,13 @@ def test_enable_records_consent_and_endpoint_in_the_config_file(home: Any, run_c
     done = run_cli("enable", "--url", "https://ingest.example/")
     assert done.returncode == 0
     config = json.loads((home.state / "config.json").read_text())
-    assert config == {"telemetry": "on", "url": "https://ingest.example"}
+    assert config == {"telemetry": "on", "url": "https://ingest.example/"}
     assert (home.state / "config.json").stat().st_mode & 0o777 == 0o600
     status = json.loads(run_cli("status", "--json").stdout)
-    assert (status["consent"], status["endpoint"]) == ("on", "https://ingest.example")
+    assert (status["consent"], status["endpoint"]) == (
+        "on",
+        "https://ingest.example/v1/session-events",
+    )
 
 
 def test_enable_warns_when_do_not_track_still_wins(

@@ -117,55 +117,6 @@ def test_parse_switch_reads_on_off_words(word: str, expected: bool | None) -> No
     assert parse_switch(word) is expected
 
 
-@pytest.mark.parametrize(
-    ("variables", "base", "source"),
-    [
-        (
-            {"SESSION_EVENTS_URL": "https://ingest.example/"},
-            "https://ingest.example",
-            "SESSION_EVENTS_URL",
-        ),
-        (
-            {"ASHLR_SESSION_EVENTS_URL": "https://api.example/v1/session-events"},
-            "https://api.example",
-            "ASHLR_SESSION_EVENTS_URL",
-        ),
-        (
-            {"ASHLR_API_URL": "https://api.example/base/"},
-            "https://api.example/base",
-            "ASHLR_API_URL",
-        ),
-        (
-            {"SESSION_EVENTS_URL": "https://a.example", "ASHLR_API_URL": "https://b.example"},
-            "https://a.example",
-            "SESSION_EVENTS_URL",
-        ),
-        ({}, None, "not configured (nothing is sent)"),
-    ],
-)
-def test_endpoint_comes_from_environment_and_aliases(
-    tmp_path: Path, variables: dict[str, str], base: str | None, source: str
-) -> None:
-    settings = Settings.load(_env(tmp_path, **variables))
-    assert (settings.base_url, settings.url_source) == (base, source)
-
-
-def test_url_flag_beats_environment(tmp_path: Path) -> None:
-    env = _env(tmp_path, SESSION_EVENTS_URL="https://env.example")
-    assert Settings.load(env, url="http://127.0.0.1:1").base_url == "http://127.0.0.1:1"
-
-
-def test_endpoint_from_config_file(tmp_path: Path) -> None:
-    _write_json(tmp_path / "state" / "config.json", {"url": "https://cfg.example"})
-    assert Settings.load(_env(tmp_path)).batch_url == "https://cfg.example/v1/session-events/batch"
-
-
-def test_non_http_url_is_ignored_with_a_warning(tmp_path: Path) -> None:
-    settings = Settings.load(_env(tmp_path, SESSION_EVENTS_URL="file:///etc/passwd"))
-    assert settings.base_url is None
-    assert any("SESSION_EVENTS_URL" in warning for warning in settings.warnings)
-
-
 def test_default_home_follows_xdg_state_home(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "xdg")}
     assert Settings.load(env).home == tmp_path / "xdg" / "session-events"

@@ -37,14 +37,15 @@ def test_validators_match_the_patterns_they_replace(seed: int) -> None:
 
 @pytest.mark.parametrize(
     ("state", "expected"),
-    [("/tmp//x/./y/", "/tmp/x/y"), ("rel/dir", "rel/dir"), ("~/state", None)],
+    [("/tmp//x/./y/", "/tmp/x/y"), ("rel/dir", None), ("~/state", None)],
 )
 def test_settings_paths_match_pathlib(state: str, expected: str | None, tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path) + "//", "SESSION_EVENTS_HOME": state}
     settings = Settings.load(env)
-    assert settings.home == Path(state).expanduser()
-    assert settings.home_dir == str(Path(state).expanduser())
+    resolved = Path(state).expanduser().absolute()
+    assert settings.home == resolved
+    assert settings.home_dir == str(resolved)
     assert expected is None or settings.home_dir == expected
     assert settings.user_home == tmp_path
     assert settings.legacy_dir_path == os.fspath(tmp_path / ".ashlr")
-    assert settings.config_path == Path(state).expanduser() / "config.json"
+    assert settings.config_path == resolved / "config.json"

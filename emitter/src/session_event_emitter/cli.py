@@ -1,4 +1,4 @@
-"""The ``session-event-emit`` command: the hook (no subcommand) and status/flush/enable/disable/log.
+"""The ``session-event-emit`` command: the hook (no subcommand) and the user's subcommands.
 
 Without a subcommand this is the SessionEnd hook: it never writes to stdout (``--dry-run``
 prints the event and nothing else), never raises, and exits 0 whatever happens.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
 
-SUBCOMMANDS = ("status", "flush", "enable", "disable", "log")
+SUBCOMMANDS = ("status", "flush", "enable", "disable", "retry-dead", "log")
 
 
 class UsageError(Exception):
@@ -77,7 +77,10 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     _Parser, _Formatter = _parser_classes()
     common = _Parser(add_help=False, formatter_class=_Formatter)
     common.add_argument(
-        "--url", default=None, help="base URL of the ingest function (beats SESSION_EVENTS_URL)"
+        "--url",
+        default=None,
+        help="URL of the ingest function, its base or its /v1/session-events endpoint "
+        "(beats SESSION_EVENTS_URL)",
     )
     parser = _Parser(
         prog="session-event-emit",
@@ -126,6 +129,12 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         help="withdraw consent and empty the outbox",
     )
+    sub.add_parser(
+        "retry-dead",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="put the dead letters (events the server called invalid) back in the outbox",
+    )
     log = sub.add_parser(
         "log",
         parents=[common],
@@ -160,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "flush": commands.flush,
         "enable": commands.enable,
         "disable": commands.disable,
+        "retry-dead": commands.retry_dead,
         "log": commands.log,
     }[args.command]
     return handler(args)

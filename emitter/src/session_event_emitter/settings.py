@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-ENDPOINT_SUFFIX = "/v1/session-events"
-BATCH_PATH = "/v1/session-events/batch"
+    from session_event_emitter.endpoint import Endpoint
+
 DEFAULT_SENDER_DEADLINE = 10.0
 MAX_SENDER_DEADLINE = 300.0
 DEFAULT_RETRY_BASE_DELAY = 0.5
@@ -52,7 +52,6 @@ class Settings:
     """
 
     __slots__ = (
-        "base_url",
         "consent",
         "discovery_refs",
         "github_login",
@@ -60,6 +59,8 @@ class Settings:
         "ingest_token",
         "retry_base_delay",
         "sender_deadline",
+        "url",
+        "url_exact_single",
         "url_source",
         "user_home_dir",
         "warnings",
@@ -70,7 +71,7 @@ class Settings:
         home: str | os.PathLike[str],
         user_home: str | os.PathLike[str],
         consent: Consent,
-        base_url: str | None,
+        url: str | None,
         url_source: str,
         github_login: str | None,
         discovery_refs: tuple[str, ...],
@@ -78,12 +79,14 @@ class Settings:
         sender_deadline: float,
         retry_base_delay: float,
         warnings: tuple[str, ...] = (),
+        url_exact_single: bool = False,
     ) -> None:
         self.home_dir: str = os.fspath(home)
         self.user_home_dir: str = os.fspath(user_home)
         self.consent = consent
-        self.base_url = base_url
+        self.url = url
         self.url_source = url_source
+        self.url_exact_single = url_exact_single
         self.github_login = github_login
         self.discovery_refs = discovery_refs
         self.ingest_token = ingest_token
@@ -133,8 +136,29 @@ class Settings:
         return os.path.join(self.user_home_dir, ".ashlr")
 
     @property
-    def batch_url(self) -> str | None:
-        return None if self.base_url is None else self.base_url + BATCH_PATH
+    def endpoint(self) -> Endpoint | None:
+        """Where events go; None when no URL is configured or the configured one is unusable."""
+        from session_event_emitter.endpoint import UnusableUrl, parse_endpoint
+
+        if self.url is None:
+            return None
+        try:
+            return parse_endpoint(self.url, exact_single=self.url_exact_single)
+        except UnusableUrl:
+            return None
+
+    @property
+    def url_problem(self) -> str | None:
+        """Why the configured URL cannot be used, naming it and its source; None if it can."""
+        from session_event_emitter.endpoint import UnusableUrl, parse_endpoint, redact
+
+        if self.url is None:
+            return None
+        try:
+            parse_endpoint(self.url, exact_single=self.url_exact_single)
+        except UnusableUrl as why:
+            return f"the URL {redact(self.url)!r} from {self.url_source} cannot be used: {why}"
+        return None
 
     @classmethod
     def load(
@@ -162,13 +186,14 @@ class Settings:
             config_name=config_name,
             legacy_config_name=legacy_config_name,
         )
-        base_url, url_source = _resolve_url(env, config, url, warnings)
+        chosen_url, url_source, exact_single = _resolve_url(env, config, url)
         return cls(
             home=home,
             user_home=user_home,
             consent=consent,
-            base_url=base_url,
+            url=chosen_url,
             url_source=url_source,
+            url_exact_single=exact_single,
             github_login=_resolve_login(env, config, warnings),
             discovery_refs=_resolve_refs(config, warnings),
             ingest_token=_first_text(
@@ -212,7 +237,9 @@ def _state_home(env: Mapping[str, str], user_home: str) -> str:
         expanded = os.path.expanduser(explicit)
         if expanded.startswith("~"):  # as Path.expanduser: an unknown user is an error
             raise RuntimeError("Could not determine home directory.")
-        return _as_path_text(expanded)
+        # Resolved here, against the hook's working directory: the detached sender runs in
+        # / and must find the same directory.
+        return _as_path_text(os.path.abspath(expanded))
     xdg = env.get("XDG_STATE_HOME")
     if xdg and os.path.isabs(xdg):
         return os.path.join(_as_path_text(xdg), "session-events")
@@ -226,40 +253,28 @@ def state_home(env: Mapping[str, str], user_home: str | os.PathLike[str]) -> Pat
     return Path(_state_home(env, _as_path_text(os.fspath(user_home))))
 
 
-def normalise_base_url(value: str, *, strip_endpoint: bool = False) -> str | None:
-    """Return an http(s) base URL without a trailing slash, or None if it is not one."""
-    text = value.strip()
-    if not text.lower().startswith(("http://", "https://")) or any(c.isspace() for c in text):
-        return None
-    text = text.rstrip("/")
-    if strip_endpoint and text.endswith(ENDPOINT_SUFFIX):
-        text = text[: -len(ENDPOINT_SUFFIX)]
-    host = text.split("://", 1)[1]
-    return text if host else None
-
-
 def _resolve_url(
-    env: Mapping[str, str],
-    config: Mapping[str, object],
-    flag: str | None,
-    warnings: list[str],
-) -> tuple[str | None, str]:
+    env: Mapping[str, str], config: Mapping[str, object], flag: str | None
+) -> tuple[str | None, str, bool]:
+    """The URL of the highest-precedence setting that gives one, its source, and whether it
+    is the original plugin's exact single endpoint.
+
+    A lower setting is never used in place of an unusable higher one: the unusable URL is
+    kept, so that ``status``, ``flush`` and ``enable`` can name it.
+    """
     candidates: list[tuple[str, object, bool]] = [
         ("--url", flag, False),
         ("SESSION_EVENTS_URL", env.get("SESSION_EVENTS_URL"), False),
         ("ASHLR_SESSION_EVENTS_URL", env.get("ASHLR_SESSION_EVENTS_URL"), True),
         ("ASHLR_API_URL", env.get("ASHLR_API_URL"), False),
-        ("config file (url)", config.get("url"), False),
+        ("the config file (url)", config.get("url"), False),
     ]
-    for source, raw, strip in candidates:
+    for source, raw, exact_single in candidates:
         if raw is None or raw == "":
             continue
-        base = normalise_base_url(raw, strip_endpoint=strip) if isinstance(raw, str) else None
-        if base is None:
-            warnings.append(f"{source} ignored: not an http(s) URL")
-            continue
-        return base, source
-    return None, "not configured (nothing is sent)"
+        text = raw if isinstance(raw, str) else repr(raw)
+        return text, source, exact_single
+    return None, "not configured (nothing is sent)", False
 
 
 def _resolve_login(
