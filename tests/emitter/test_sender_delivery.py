@@ -261,3 +261,70 @@ def test_delivered_audit_record_holds_the_event(online: Any, stub_server: Any) -
     _deliver()
     [record] = audit.read_delivered(online.state)
     assert json.dumps(record["event"]) == json.dumps(stub_server.events[0])
+
+
+def test_disable_waits_for_the_request_in_flight_and_nothing_leaves_after_it(
+    online: Any, stub_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+    import contextlib
+    import io
+    import threading
+    import time
+
+    from session_event_emitter import commands
+
+    monkeypatch.delenv("SESSION_EVENTS_TELEMETRY")  # consent from the config file, as `enable`
+    with contextlib.redirect_stdout(io.StringIO()):
+        commands.enable(argparse.Namespace(url=None))
+    _enqueue(online, 150)  # two batches
+    answered: list[float] = []
+    first = threading.Event()
+
+    def respond(events: list[dict[str, object]]) -> Any:
+        if not first.is_set():
+            first.set()
+            stub_server.release.wait(10)
+        answered.append(time.monotonic())
+        return 200, {}, {"ok": True, "results": [{"status": "accepted"}] * len(events)}
+
+    stub_server.responder = respond
+    policy = Policy(deadline=20.0, read_timeout=15.0, base_delay=0.01, max_delay=0.05)
+    sender = threading.Thread(target=_deliver, args=(policy,))
+    sender.start()
+    assert first.wait(10)
+    out = io.StringIO()
+    returned: list[float] = []
+
+    def withdraw() -> None:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            commands.disable(argparse.Namespace(url=None))
+        returned.append(time.monotonic())
+
+    disabling = threading.Thread(target=withdraw)
+    disabling.start()
+    disabling.join(0.5)
+    assert disabling.is_alive()  # waiting for the answer to the request in flight
+    stub_server.release.set()
+    disabling.join(10)
+    sender.join(10)
+    assert answered and returned and returned[0] >= answered[0]
+    assert [len(batch) for batch in stub_server.received] == [100]  # nothing after "off"
+    assert "50 pending event(s) deleted" in out.getvalue()
+
+
+def test_dead_letters_are_listed_by_status_and_retry_dead_puts_them_back(
+    online: Any, stub_server: Any, run_cli: Any
+) -> None:
+    _enqueue(online, 2)
+    stub_server.results("invalid", "invalid")
+    assert _deliver().dead_lettered == 2
+    assert online.outbox_files() == []
+    status = run_cli("status").stdout.decode()
+    assert "dead letters:  2" in status and "retry-dead" in status
+    done = run_cli("retry-dead")
+    assert done.returncode == 0 and b"2 dead letter(s) put back" in done.stdout
+    assert len(online.outbox_files()) == 2
+    assert Outbox(online.state).dead_letters() == []
+    stub_server.accept()
+    assert _deliver().accepted == 2

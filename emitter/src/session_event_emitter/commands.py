@@ -156,10 +156,12 @@ def disable(args: argparse.Namespace) -> int:
     from session_event_emitter.gate import consent_change
 
     settings = Settings.load(url=args.url)
+    # "off" first: every request not yet under way sees it. Then wait for the one in flight
+    # (if any) to have its answer, and only then empty the outbox.
+    _record(settings, telemetry="off")
     with consent_change(
         settings.home, on_wait=lambda: _err("waiting for the request in flight to end…")
     ):
-        _record(settings, telemetry="off")
         removed = Outbox(settings.home).clear()
     _out(f"telemetry off (recorded in {settings.config_path}); {removed} pending event(s) deleted")
     return 0

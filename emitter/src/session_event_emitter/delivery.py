@@ -8,8 +8,9 @@ The rule (CONTRACT §4.1) is :meth:`Delivery._settle`:
     retry                  -> stays pending, not counted against it; tried next run
 
 Every other answer (see answers.py) keeps every event of the request pending and is
-recorded, in words, for ``status``. Consent is read again before every request, under
-the request gate (gate.py), so nothing leaves after ``disable``. Answers worth waiting
+recorded, in words, for ``status``. Consent is read again before every request, and the
+request and its verdicts happen under the request gate (gate.py), so nothing leaves
+after ``disable`` and ``disable`` deletes only what is still pending. Answers worth waiting
 for (a timeout, a refused connection, 408, 5xx) are tried again with urllib3's back-off
 within the deadline; a 429 or 413 first splits the batch, and a 429 for a single event is
 waited out as its Retry-After says when the deadline allows, else left for the next run.
@@ -219,10 +220,11 @@ class Delivery:
                             modes.remember_single_only(self.home, endpoint.batch)
                             self.report.mode = "single"
                             result, batch = single, batch[:1]
-            if isinstance(result, Refusal):
-                self._refused(result, batch)
-            else:
-                self._settle(batch, result)
+                if not isinstance(result, Refusal):
+                    # Still under the gate: `disable` counts only what is really pending.
+                    self._settle(batch, result)
+                    continue
+            self._refused(result, batch)
 
     def _post_batch(self, batch: list[Entry], url: str) -> list[Verdict] | Refusal:
         body = {"events": [wire_event(entry.event) for entry in batch]}

@@ -3,8 +3,9 @@
 - ``sender.lock`` (exclusive): one delivery run at a time per home; the detached sender
   tries it once, ``flush`` waits for it within its deadline.
 - ``consent.lock``: a sender holds it shared from the consent check before a request until
-  that request has its answer; ``disable`` takes it exclusively before it records "off".
-  So once ``disable`` has returned, no request is in flight and every later one sees "off".
+  that request's verdicts are settled; ``disable`` records "off", then takes it
+  exclusively before it empties the outbox. So no request starts after "off" is recorded,
+  and once ``disable`` has returned none is in flight.
 
 Both are ``flock`` locks: the kernel releases them when their process ends, however it
 ends, so a sender cut off at its deadline never leaves one behind.
