@@ -135,7 +135,7 @@ def build_event(
 
     session_hash = identity.session_id_hash(session_id)
 
-    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id)
+    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id, now=moment.timestamp())
     if tool_count is None:
         tool_count = stats_calls
     if tool_count is None:
