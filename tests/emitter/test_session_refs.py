@@ -232,11 +232,15 @@ def test_concurrent_runs_all_add_up(sending: Any) -> None:
             stderr=subprocess.DEVNULL,
             cwd=sending.root,
         )
-        for i in range(16)
+        for i in range(8)
     ]
+    for run in runs:  # every input is written before any run is waited for
+        assert run.stdin is not None
+        run.stdin.write(_post_tool_use())
+        run.stdin.close()
     for run in runs:
-        run.communicate(_post_tool_use(), timeout=60)
-    assert sorted(_stored(sending)) == sorted(f"r:{i}" for i in range(16))
+        assert run.wait(timeout=60) == 0
+    assert sorted(_stored(sending)) == sorted(f"r:{i}" for i in range(8))
 
 
 _NO_NETWORK = """
