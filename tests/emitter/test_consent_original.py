@@ -11,8 +11,18 @@ import pytest
 from session_event_emitter.consent import resolve_consent
 from session_event_emitter.settings import Settings
 
-UNSET = object()
-NO_FILE = object()
+class _Missing:
+    """A named stand-in for "not set" (a readable test id)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+UNSET = _Missing("unset")
+NO_FILE = _Missing("no-file")
 
 
 def _load(home: Any, env: dict[str, str], ours: object, original: object) -> Any:
