@@ -11,6 +11,7 @@ import pytest
 from session_event_emitter.consent import resolve_consent
 from session_event_emitter.settings import Settings
 
+
 class _Missing:
     """A named stand-in for "not set" (a readable test id)."""
 
