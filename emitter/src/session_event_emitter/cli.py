@@ -156,10 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(arguments)
     except UsageError as error:
-        if _is_hook_run(arguments):
-            return 0
         sys.stderr.write(f"session-event-emit: {error}\n")
-        return 2
+        return 0 if _is_hook_run(arguments) else 2
     if args.command is None:
         return _hook(args)
     from session_event_emitter import commands

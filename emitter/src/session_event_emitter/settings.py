@@ -1,5 +1,7 @@
 """Resolves the emitter's settings once: explicit flag > environment > config file > default.
 
+Consent is the exception: there any "off" wins, wherever it is said (see consent.py).
+
 Config file: ``$SESSION_EVENTS_HOME/config.json``, a JSON object with the keys
 ``telemetry`` ("on"/"off"), ``url``, ``github_login``, ``discovery_refs`` (list),
 ``ingest_token``, ``do_not_track`` (bool), ``sender_deadline_seconds``.
