@@ -218,3 +218,11 @@ def test_sums_are_capped_at_the_wire_limits(home: Any) -> None:
     _stats(home.legacy, buckets)
     _hint(home.legacy, HINTED, _iso(NOW - timedelta(hours=1)))
     assert _counts() == (1_000_000, 1_000_000_000)
+
+
+def test_a_file_with_a_byte_that_is_not_utf8_is_still_read(home: Any) -> None:
+    home.legacy.mkdir()
+    text = json.dumps({"schemaVersion": 2, "sessions": ISSUE_BUCKETS, "lifetime": {}})
+    data = text.encode().replace(b'"startedAt": "2026-05-22T10:00:00.000Z"', b'"x": "\xff"')
+    (home.legacy / "stats.json").write_bytes(data)
+    assert _counts() == (17, 4321)

@@ -200,9 +200,9 @@ def _strict_json_object(path: str, limit: int) -> dict[str, object]:
     data = read_bounded(path, limit)
     if data is None:
         return {}
-    try:
-        value = json.loads(data, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    try:  # decoded as Node's readFileSync(path, "utf-8"): a bad byte becomes U+FFFD
+        value = json.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 
