@@ -191,9 +191,9 @@ def command(args: argparse.Namespace) -> int:
     """``session-event-emit ref``: a hook run always exits 0 and prints nothing."""
     as_hook = args.session_id is None and runs_as_hook([], sys.stdin)
     if not as_hook:
-        return _record_from(args, os.environ, sys.stdin, report=_stderr)
+        return _record_from(args, os.environ, sys.stdin, say=_stderr)
     try:
-        _record_from(args, os.environ, sys.stdin, report=None)
+        _record_from(args, os.environ, sys.stdin, say=None)
     except BaseException as exc:  # a hook must never fail the tool call
         with contextlib.suppress(BaseException):
             diagnostics.debug(__name__, "ref failed: %s", type(exc).__name__)
@@ -209,11 +209,11 @@ def _record_from(
     env: Mapping[str, str],
     stdin: TextIO | None,
     *,
-    report: Callable[[str], None] | None,
+    say: Callable[[str], None] | None,
 ) -> int:
+    """Record the refs of `args`; `say` (None in a hook run) hears what went wrong."""
     from session_event_emitter.settings import Settings
 
-    say = report
     settings = Settings.load(env, url=args.url)
     if not settings.consent.enabled or settings.batch_url is None:
         if say is not None:
