@@ -40,7 +40,7 @@ def test_dry_run_works_with_consent_off_and_says_so(
 ) -> None:
     done = run_cli("--dry-run", stdin=hook_json())
     assert done.returncode == 0
-    assert json.loads(done.stdout)["schema_version"] == 1
+    assert "identity_hash" in json.loads(done.stdout)
     assert b"telemetry is off" in done.stderr
     assert not home.state.exists()
 

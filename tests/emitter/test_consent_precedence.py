@@ -1,4 +1,4 @@
-"""Consent and endpoint resolution: flag > environment > config file > default (off)."""
+"""Consent (any off wins, then any on, else off) and endpoint resolution (flag > env > file)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def test_consent_is_off_by_default(tmp_path: Path) -> None:
     [
         ({"SESSION_EVENTS_TELEMETRY": "on"}, True, "SESSION_EVENTS_TELEMETRY"),
         ({"SESSION_EVENTS_TELEMETRY": "off"}, False, "SESSION_EVENTS_TELEMETRY"),
-        ({"ASHLR_TELEMETRY": "opt-in"}, True, "ASHLR_TELEMETRY"),
+        ({"ASHLR_TELEMETRY": "on"}, True, "ASHLR_TELEMETRY"),
+        ({"ASHLR_TELEMETRY": "opt-in"}, False, "default (opt-in: off until enabled)"),
         ({"ASHLR_TELEMETRY": "off"}, False, "ASHLR_TELEMETRY"),
         (
             {"SESSION_EVENTS_TELEMETRY": "off", "ASHLR_TELEMETRY": "on"},
@@ -67,9 +68,21 @@ def test_do_not_track_zero_or_false_does_not_block(tmp_path: Path, value: str) -
     assert Settings.load(env).consent.enabled is True
 
 
-def test_flag_beats_environment(tmp_path: Path) -> None:
+def test_flag_on_does_not_outvote_an_environment_off(tmp_path: Path) -> None:
     env = _env(tmp_path, SESSION_EVENTS_TELEMETRY="off")
-    assert Settings.load(env, telemetry=True).consent.enabled is True
+    consent = Settings.load(env, telemetry=True).consent
+    assert (consent.enabled, consent.source) == (False, "SESSION_EVENTS_TELEMETRY")
+
+
+def test_flag_off_beats_an_environment_on(tmp_path: Path) -> None:
+    env = _env(tmp_path, SESSION_EVENTS_TELEMETRY="on")
+    consent = Settings.load(env, telemetry=False).consent
+    assert (consent.enabled, consent.source) == (False, "command-line flag")
+
+
+def test_flag_on_turns_consent_on_when_nothing_says_off(tmp_path: Path) -> None:
+    consent = Settings.load(_env(tmp_path), telemetry=True).consent
+    assert (consent.enabled, consent.source) == (True, "command-line flag")
 
 
 def test_environment_beats_config_file(tmp_path: Path) -> None:

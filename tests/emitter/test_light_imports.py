@@ -13,7 +13,9 @@ from session_event_emitter.outbox import _is_key_file
 from session_event_emitter.settings import Settings, is_github_login, is_ref
 
 _REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+# Up to 100 characters, no control character, no JavaScript white space at either end.
+_JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_LOGIN_RE = re.compile(rf"(?![{_JS_SPACE}])[^\x00-\x1f\x7f-\x9f]{{1,100}}(?<![{_JS_SPACE}])")
 _KEY_FILE_RE = re.compile(r"[0-9a-f]{64}\.json")
 
 

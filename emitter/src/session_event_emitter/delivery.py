@@ -148,6 +148,7 @@ class Delivery:
         self.deadline_at = clock() + policy.deadline
         self.report = Report()
         self.left_for_later: set[str] = set()
+        self.last_words = "the deadline came before an answer"
         self.plan = _Plan(
             retry=Retry(
                 total=None,
@@ -241,7 +242,7 @@ class Delivery:
     def _post(self, url: str, payload: object) -> Answer | Refusal:
         left = self.remaining()
         if left <= MIN_REQUEST_WINDOW:
-            raise _Stop("pending", "the deadline came before an answer; events stay pending")
+            raise _Stop("pending", f"{self.last_words}; will try again on the next run")
         timeout = (min(self.policy.connect_timeout, left), min(self.policy.read_timeout, left))
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         self.report.requests += 1
@@ -288,6 +289,7 @@ class Delivery:
 
     def _refused(self, refusal: Refusal, batch: list[Entry]) -> None:
         """A whole-request answer: nothing leaves; try smaller, wait, or stop for this run."""
+        self.last_words = refusal.words
         if refusal.split and len(batch) > 1:
             self.plan.batch_size = max(1, len(batch) // 2)
             return

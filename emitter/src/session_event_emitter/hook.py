@@ -108,6 +108,11 @@ def run_hook(
         Outbox(settings.home_dir).put(idempotency_key(event), event)
     except OSError as exc:
         diagnostics.debug(__name__, "outbox write failed: %s", type(exc).__name__)
+    else:
+        # The event (or the first one of this session) is safely stored: its refs are sent.
+        from session_event_emitter.refs import forget
+
+        forget(settings.home_dir, str(event["session_id_hash"]))
     if diagnostics.enabled() and settings.url_problem is not None:
         # The sender records this for `status` too; parsing the URL here costs only debuggers.
         diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)

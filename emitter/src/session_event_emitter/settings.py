@@ -1,5 +1,7 @@
 """Resolves the emitter's settings once: explicit flag > environment > config file > default.
 
+Consent is the exception: there any "off" wins, wherever it is said (see consent.py).
+
 Config file: ``$SESSION_EVENTS_HOME/config.json``, a JSON object with the keys
 ``telemetry`` ("on"/"off"), ``url``, ``github_login``, ``discovery_refs`` (list),
 ``ingest_token``, ``do_not_track`` (bool), ``sender_deadline_seconds``.
@@ -14,6 +16,7 @@ import os
 
 from session_event_emitter.consent import Consent, resolve_consent
 from session_event_emitter.fsutil import read_json_object
+from session_event_emitter.jstext import has_control_character, js_trim
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +33,7 @@ CONFIG_LIMIT = 64 * 1024
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _REF_CHARS = _ALNUM | frozenset("._:-")
-_LOGIN_CHARS = _ALNUM | frozenset("-")
+MAX_LOGIN_LENGTH = 100
 
 
 def is_ref(text: str) -> bool:
@@ -39,8 +42,17 @@ def is_ref(text: str) -> bool:
 
 
 def is_github_login(text: str) -> bool:
-    """A GitHub login: an ASCII letter or digit, then up to 38 of ``A-Za-z0-9-``."""
-    return 0 < len(text) <= 39 and text[0] in _ALNUM and all(c in _LOGIN_CHARS for c in text)
+    """A GitHub login as the original plugin takes one, already trimmed (see `js_trim`).
+
+    Any non-empty text of at most 100 characters without control characters and without
+    white space at either end: enterprise logins carry ``_`` and may be longer than a
+    github.com login, and the original hashes whatever its cache holds.
+    """
+    return (
+        0 < len(text) <= MAX_LOGIN_LENGTH
+        and not has_control_character(text)
+        and js_trim(text) == text
+    )
 
 
 class Settings:
@@ -286,8 +298,9 @@ def _resolve_login(
     ):
         if raw is None or raw == "":
             continue
-        if isinstance(raw, str) and is_github_login(raw.strip()):
-            return raw.strip()
+        login = js_trim(raw) if isinstance(raw, str) else ""
+        if is_github_login(login):
+            return login
         warnings.append(f"{source} ignored: not a GitHub login")
     return None
 
