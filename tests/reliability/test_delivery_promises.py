@@ -22,7 +22,6 @@ import pytest
 from conftest import MakeInstall, StartFunction
 from fault_server import FaultServer, running
 from harness import Install, hook_input, wait_until
-from loopback import free_port
 from test_fault_matrix import queue_directly
 
 HANG_GUARD_S = 15.0
@@ -55,16 +54,21 @@ def _consent_by_config(install: Install, url: str) -> dict[str, str]:
 def test_after_disable_a_sender_already_running_sends_nothing(
     start_function: StartFunction, make_install: MakeInstall
 ) -> None:
-    install = make_install(sender_deadline=12.0)
-    port = free_port()
+    install = make_install(sender_deadline=30.0)
+    down = socket.socket()  # the server is down: connections are taken and dropped
+    down.bind(("127.0.0.1", 0))
+    down.listen(16)
+    port = down.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     env = _consent_by_config(install, url)
     done = install.run(url=url, stdin=hook_input("sent-after-disable"), env=env)
     assert done.returncode == 0
-    assert wait_until(lambda: bool(install.senders()), 5)  # retrying the refused port
+    down.settimeout(HANG_GUARD_S)
+    down.accept()[0].close()  # the sender is under way: it has tried once
 
     done = install.run("disable", url=url, env=env)
     assert b"1 pending event(s) deleted" in done.stdout
+    down.close()
     function = start_function(port=port)  # back well within the sender's deadline
     assert install.wait_senders_gone(install.sender_deadline + 10)
     assert function.count() == 0

@@ -178,6 +178,11 @@ class Delivery:
                 ).as_record(),
             )
             self.outbox.enforce_limits()
+            endpoint = self.load().endpoint
+            if endpoint is not None and (
+                endpoint.batch is None or modes.single_only(self.home, endpoint.batch)
+            ):
+                self.report.mode = "single"
             try:
                 self._drain()
             except _Stop as stop:
