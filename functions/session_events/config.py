@@ -12,31 +12,47 @@ STORES = ("sqlite", "firestore", "dynamodb", "memory")
 SINGLE_BODY_LIMIT = 64 * 1024
 BATCH_BODY_LIMIT = 1024 * 1024
 
-
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer") from None
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be >= {minimum}")
-    return value
+# The longest store timeout taken: a Cloud Function (gen2) HTTP request lasts at most an hour.
+MAX_TIMEOUT_S = 3600.0
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number") from None
-    if not value > 0:
-        raise ConfigurationError(f"{name} must be > 0")
-    return value
+class _Reader:
+    """Reads variables and notes every malformed one, so all are reported at once."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, "").strip() or default
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be an integer")
+            return default
+        if value < minimum:
+            self.problems.append(f"{name} must be >= {minimum}")
+            return default
+        return value
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a number of seconds")
+            return default
+        if not 0 < value <= MAX_TIMEOUT_S:
+            self.problems.append(f"{name} must be > 0 and <= {MAX_TIMEOUT_S:g}")
+            return default
+        return value
 
 
 @dataclass(frozen=True)
@@ -55,21 +71,25 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        store = env.get("SESSION_EVENTS_STORE", "sqlite").strip().lower() or "sqlite"
+        """The settings, or ConfigurationError naming every malformed variable at once."""
+        read = _Reader(env)
+        store = read.text("SESSION_EVENTS_STORE", "sqlite").lower()
         if store not in STORES:
-            raise ConfigurationError(f"SESSION_EVENTS_STORE must be one of {', '.join(STORES)}")
-        collection = env.get("SESSION_EVENTS_COLLECTION", "").strip() or "session_events"
+            read.problems.append(f"SESSION_EVENTS_STORE must be one of {', '.join(STORES)}")
+        collection = read.text("SESSION_EVENTS_COLLECTION", "session_events")
         if "/" in collection:
-            raise ConfigurationError("SESSION_EVENTS_COLLECTION must not contain '/'")
-        return cls(
+            read.problems.append("SESSION_EVENTS_COLLECTION must not contain '/'")
+        settings = cls(
             store=store,
-            sqlite_path=env.get("SESSION_EVENTS_SQLITE_PATH", "").strip()
-            or ".data/session_events.db",
+            sqlite_path=read.text("SESSION_EVENTS_SQLITE_PATH", ".data/session_events.db"),
             collection=collection,
-            dynamodb_table=env.get("SESSION_EVENTS_DYNAMODB_TABLE", "").strip() or "session_events",
-            dynamodb_endpoint_url=env.get("SESSION_EVENTS_DYNAMODB_ENDPOINT", "").strip() or None,
-            retention_days=_int(env, "SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
-            rate_limit_per_minute=_int(env, "SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
-            ingest_token=env.get("SESSION_EVENTS_INGEST_TOKEN", "").strip() or None,
-            store_timeout_s=_float(env, "SESSION_EVENTS_STORE_TIMEOUT_S", 5.0),
+            dynamodb_table=read.text("SESSION_EVENTS_DYNAMODB_TABLE", "session_events"),
+            dynamodb_endpoint_url=read.text("SESSION_EVENTS_DYNAMODB_ENDPOINT", "") or None,
+            retention_days=read.integer("SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
+            rate_limit_per_minute=read.integer("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
+            ingest_token=read.text("SESSION_EVENTS_INGEST_TOKEN", "") or None,
+            store_timeout_s=read.seconds("SESSION_EVENTS_STORE_TIMEOUT_S", 5.0),
         )
+        if read.problems:
+            raise ConfigurationError("; ".join(read.problems))
+        return settings
