@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -78,7 +79,10 @@ class SqliteStore:
         if self._conn is None:
             try:
                 if self.path != ":memory:":
-                    os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+                    folder = os.path.dirname(os.path.abspath(self.path))
+                    if os.path.exists(folder) and not os.path.isdir(folder):
+                        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), folder)
+                    os.makedirs(folder, exist_ok=True)
                 conn = sqlite3.connect(
                     self.path,
                     timeout=deadline.remaining(),
