@@ -174,6 +174,19 @@ def answer_lost_once(real: Any, error: type[Exception] = gexc.ServiceUnavailable
     return write
 
 
+def refused_once(real: Any) -> Any:
+    """A write whose first call is refused as "not now" without being carried out."""
+    calls: list[int] = []
+
+    def write(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise gexc.ServiceUnavailable("not now")
+        return real(*args, **kwargs)
+
+    return write
+
+
 @pytest.mark.firestore
 def test_firestore_create_sent_again_after_a_lost_answer_is_accepted(
     firestore_store: Any, monkeypatch: pytest.MonkeyPatch
@@ -192,17 +205,20 @@ def test_firestore_create_sent_again_that_finds_another_write_is_a_duplicate(
     from google.cloud.firestore_v1.document import DocumentReference
 
     assert firestore_store.store.put(make_record("a")) is Outcome.ACCEPTED  # another request
-    real = DocumentReference.create
-    calls: list[int] = []
-
-    def refused_then_real(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise gexc.ServiceUnavailable("not now")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(DocumentReference, "create", refused_then_real)
+    monkeypatch.setattr(DocumentReference, "create", refused_once(DocumentReference.create))
     assert firestore_store.store.put(make_record("a")) is Outcome.DUPLICATE
+
+
+@pytest.mark.firestore
+def test_firestore_create_sent_again_that_finds_a_document_without_token_is_a_duplicate(
+    firestore_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    record = make_record("a")
+    firestore_store.store._collection().document(record.key).create({"tool_count": 1})
+    monkeypatch.setattr(DocumentReference, "create", refused_once(DocumentReference.create))
+    assert firestore_store.store.put(record) is Outcome.DUPLICATE
 
 
 @pytest.mark.firestore

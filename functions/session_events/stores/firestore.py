@@ -134,8 +134,10 @@ class FirestoreStore:
             snapshots = self._collection()._client.get_all(
                 documents, field_paths=[TOKEN_FIELD], retry=None, timeout=deadline.remaining()
             )
-            return {snap.id: snap.get(TOKEN_FIELD) for snap in snapshots if snap.exists}
-        except (*_UNAVAILABLE, KeyError) as exc:
+            # A document written without a token (before tokens existed) is not ours.
+            found = [snap for snap in snapshots if snap.exists]
+            return {snap.id: (snap.to_dict() or {}).get(TOKEN_FIELD) for snap in found}
+        except _UNAVAILABLE as exc:
             raise StoreUnavailable(self._describe(exc)) from exc
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
