@@ -12,6 +12,10 @@ STORES = ("sqlite", "firestore", "dynamodb", "memory")
 SINGLE_BODY_LIMIT = 64 * 1024
 BATCH_BODY_LIMIT = 1024 * 1024
 
+# The store work of one request ends within this by default: below the emitter's 5 s read
+# timeout, so its answer (even a 503) arrives before the emitter gives up on it.
+DEFAULT_STORE_TIMEOUT_S = 4.0
+
 # The longest store timeout taken: a Cloud Function (gen2) HTTP request lasts at most an hour.
 MAX_TIMEOUT_S = 3600.0
 
@@ -67,7 +71,7 @@ class Settings:
     retention_days: int = 365
     rate_limit_per_minute: int = 600
     ingest_token: str | None = None
-    store_timeout_s: float = 5.0
+    store_timeout_s: float = DEFAULT_STORE_TIMEOUT_S
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,7 +92,7 @@ class Settings:
             retention_days=read.integer("SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
             rate_limit_per_minute=read.integer("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
             ingest_token=read.text("SESSION_EVENTS_INGEST_TOKEN", "") or None,
-            store_timeout_s=read.seconds("SESSION_EVENTS_STORE_TIMEOUT_S", 5.0),
+            store_timeout_s=read.seconds("SESSION_EVENTS_STORE_TIMEOUT_S", DEFAULT_STORE_TIMEOUT_S),
         )
         if read.problems:
             raise ConfigurationError("; ".join(read.problems))

@@ -49,8 +49,9 @@ from session_events.stores.dynamodb_table import PARTITION_KEY, TTL_ATTRIBUTE
 
 T = TypeVar("T")
 
-# Conditional puts of one batch (≤ 100 events) run this many at a time.
-BATCH_WORKERS = 16
+# Conditional puts run on a pool of this many threads (and as many HTTP connections): enough
+# for the server's request threads (THREADS, 80 in production) not to queue behind each other.
+PUT_WORKERS = 64
 
 # Error codes after which the request may succeed later: throttling, the service itself,
 # and what an operator must fix (credentials, permissions, the table).
@@ -152,7 +153,7 @@ class DynamoDbStore:
     """
 
     def __init__(
-        self, table: str, *, endpoint_url: str | None = None, timeout_s: float = 5.0
+        self, table: str, *, endpoint_url: str | None = None, timeout_s: float = 4.0
     ) -> None:
         self.table = table
         self.endpoint_url = endpoint_url
@@ -171,7 +172,7 @@ class DynamoDbStore:
                         read_timeout=self._timeout_s,
                         # One attempt per call: the store sends again itself, within its deadline.
                         retries={"mode": "standard", "total_max_attempts": 1},
-                        max_pool_connections=BATCH_WORKERS,
+                        max_pool_connections=PUT_WORKERS,
                     )
                     self._client = self._guarded(
                         lambda: boto3.session.Session().client(
@@ -188,7 +189,7 @@ class DynamoDbStore:
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(
-                        max_workers=BATCH_WORKERS, thread_name_prefix="dynamodb-put"
+                        max_workers=PUT_WORKERS, thread_name_prefix="dynamodb-put"
                     )
         return self._pool
 

@@ -74,7 +74,7 @@ class FirestoreStore:
     """Documents in one collection, keyed by the derived ID; the client is made on first use."""
 
     def __init__(
-        self, collection: str, *, project: str | None = None, timeout_s: float = 5.0
+        self, collection: str, *, project: str | None = None, timeout_s: float = 4.0
     ) -> None:
         self.collection = collection
         self._project = project

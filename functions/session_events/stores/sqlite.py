@@ -69,7 +69,7 @@ class SqliteStore:
     `timeout_s`, so a database locked by another process answers StoreUnavailable in time.
     """
 
-    def __init__(self, path: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str, *, timeout_s: float = 4.0) -> None:
         self.path = path
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
