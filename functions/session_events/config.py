@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ STORES = ("sqlite", "firestore", "dynamodb", "memory")
 
 SINGLE_BODY_LIMIT = 64 * 1024
 BATCH_BODY_LIMIT = 1024 * 1024
+
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_ENDPOINT = re.compile(r"https?://[^\s/?#]+(/\S*)?")
 
 # The store work of one request ends within this by default: below the emitter's 5 s read
 # timeout, so its answer (even a 503) arrives before the emitter gives up on it.
@@ -83,12 +87,22 @@ class Settings:
         collection = read.text("SESSION_EVENTS_COLLECTION", "session_events")
         if "/" in collection:
             read.problems.append("SESSION_EVENTS_COLLECTION must not contain '/'")
+        table = read.text("SESSION_EVENTS_DYNAMODB_TABLE", "session_events")
+        if not _TABLE_NAME.fullmatch(table):
+            read.problems.append(
+                "SESSION_EVENTS_DYNAMODB_TABLE must be 3-255 characters of A-Z a-z 0-9 _ . -"
+            )
+        endpoint = read.text("SESSION_EVENTS_DYNAMODB_ENDPOINT", "") or None
+        if endpoint is not None and not _ENDPOINT.fullmatch(endpoint):
+            read.problems.append(
+                "SESSION_EVENTS_DYNAMODB_ENDPOINT must be an http:// or https:// URL"
+            )
         settings = cls(
             store=store,
             sqlite_path=read.text("SESSION_EVENTS_SQLITE_PATH", ".data/session_events.db"),
             collection=collection,
-            dynamodb_table=read.text("SESSION_EVENTS_DYNAMODB_TABLE", "session_events"),
-            dynamodb_endpoint_url=read.text("SESSION_EVENTS_DYNAMODB_ENDPOINT", "") or None,
+            dynamodb_table=table,
+            dynamodb_endpoint_url=endpoint,
             retention_days=read.integer("SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
             rate_limit_per_minute=read.integer("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
             ingest_token=read.text("SESSION_EVENTS_INGEST_TOKEN", "") or None,

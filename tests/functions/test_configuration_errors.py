@@ -26,6 +26,8 @@ BAD = {
     "SESSION_EVENTS_RATE_LIMIT_PER_MINUTE": "-4",
     "SESSION_EVENTS_STORE_TIMEOUT_S": "inf",
     "SESSION_EVENTS_COLLECTION": "a/b",
+    "SESSION_EVENTS_DYNAMODB_TABLE": "no",
+    "SESSION_EVENTS_DYNAMODB_ENDPOINT": "localhost:8000",
 }
 
 
@@ -50,6 +52,19 @@ def test_the_error_never_carries_a_value() -> None:
 def test_store_timeout_must_be_a_positive_finite_number(value: str) -> None:
     with pytest.raises(ConfigurationError, match="SESSION_EVENTS_STORE_TIMEOUT_S"):
         Settings.from_env({"SESSION_EVENTS_STORE_TIMEOUT_S": value})
+
+
+def test_good_settings_are_taken() -> None:
+    settings = Settings.from_env(
+        {
+            "SESSION_EVENTS_STORE": "dynamodb",
+            "SESSION_EVENTS_DYNAMODB_TABLE": "events.prod-1",
+            "SESSION_EVENTS_DYNAMODB_ENDPOINT": "http://127.0.0.1:8000",
+            "SESSION_EVENTS_STORE_TIMEOUT_S": "2.5",
+        }
+    )
+    assert (settings.dynamodb_table, settings.store_timeout_s) == ("events.prod-1", 2.5)
+    assert settings.dynamodb_endpoint_url == "http://127.0.0.1:8000"
 
 
 def test_first_request_is_a_bare_500_and_its_log_line_names_every_variable(

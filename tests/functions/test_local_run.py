@@ -22,12 +22,14 @@ EMULATOR_BOUND_S = 150
 
 
 def start_make(*args: str, **env: str) -> subprocess.Popen[str]:
+    environment = clean_env(**env)
+    environment.pop("HOST", None)  # the default bind address is what is tested
     return subprocess.Popen(
         ["make", "--no-print-directory", "-C", str(ROOT), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=clean_env(**env),
+        env=environment,
         start_new_session=True,  # a group of its own, as a terminal gives a foreground job
     )
 

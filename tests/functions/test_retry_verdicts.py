@@ -79,6 +79,25 @@ def test_single_event_the_store_cannot_take_is_store_unavailable() -> None:
         IngestService(Refuses()).ingest(make_event("a"))
 
 
+def test_sqlite_row_the_database_refuses_is_retry_and_the_others_stored(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import session_events.stores.sqlite as sqlite_module
+
+    real_row = sqlite_module._row
+    refused = make_record("refused").key
+
+    def row(record: EventRecord) -> tuple[object, ...]:
+        values = real_row(record)
+        return (None, *values[1:]) if record.key == refused else values  # NOT NULL broken
+
+    monkeypatch.setattr(sqlite_module, "_row", row)
+    store = sqlite_module.SqliteStore(str(tmp_path / "events.db"))
+    outcomes = store.put_many([make_record("a"), make_record("refused"), make_record("b")])
+    assert outcomes == [Outcome.ACCEPTED, Outcome.RETRY, Outcome.ACCEPTED]
+    store.close()
+
+
 # --- through HTTP, on DynamoDB (moto) -----------------------------------------------------
 
 
