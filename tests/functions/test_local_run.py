@@ -103,6 +103,16 @@ def test_make_run_installs_only_the_function_requirements(tmp_path: Path) -> Non
     assert "./emitter" not in plan
 
 
+def test_make_run_binds_where_host_says() -> None:
+    plan = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "run", "HOST=0.0.0.0", "PORT=9000"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--host 0.0.0.0 --port 9000" in plan
+
+
 def test_make_test_and_lint_install_the_test_tools(tmp_path: Path) -> None:
     for target in ("test", "lint"):
         plan = subprocess.run(
