@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import event, hexhash
@@ -150,3 +152,47 @@ def test_sqlite_store_under_threads_keeps_each_pair_once(tmp_path: Path) -> None
     assert outcomes.count(Outcome.ACCEPTED) == 60
     assert outcomes.count(Outcome.DUPLICATE) == 16 * 50 - 60
     store.close()
+
+
+def test_sqlite_file_appears_with_its_table_already_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    path = tmp_path / "events.db"
+    real_link = os.link
+    tables_when_it_appeared: list[list[tuple[str]]] = []
+
+    def link(source: str, target: str) -> None:
+        real_link(source, target)
+        with sqlite3.connect(target) as reader:  # the first moment anyone can open it
+            tables_when_it_appeared.append(
+                reader.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            )
+
+    monkeypatch.setattr(os, "link", link)
+    SqliteStore(str(path)).ping()
+    assert tables_when_it_appeared == [[("session_events",)]]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_two_instances_creating_one_database_at_once_share_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    outcomes: list[Outcome] = []
+    start = threading.Barrier(4)
+
+    def instance(number: int) -> None:
+        service = IngestService(SqliteStore(path))
+        start.wait()
+        outcomes.append(
+            service.ingest(make_event(str(number)))
+        )
+
+    threads = [threading.Thread(target=instance, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == [Outcome.ACCEPTED] * 4
+    with sqlite3.connect(path) as reader:
+        assert reader.execute("SELECT COUNT(*) FROM session_events").fetchone() == (4,)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -83,6 +85,7 @@ class SqliteStore:
                     if os.path.exists(folder) and not os.path.isdir(folder):
                         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), folder)
                     os.makedirs(folder, exist_ok=True)
+                    _create(self.path, folder)
                 conn = sqlite3.connect(
                     self.path,
                     timeout=deadline.remaining(),
@@ -154,6 +157,31 @@ class SqliteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _create(path: str, folder: str) -> None:
+    """Create the database with its tables under a temporary name and link it into place, so
+    no reader ever finds the file without its table; a file that exists is left alone."""
+    if os.path.exists(path):
+        return
+    handle, scratch = tempfile.mkstemp(prefix=".session_events-", suffix=".db", dir=folder)
+    os.close(handle)
+    try:
+        conn = sqlite3.connect(scratch, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.link(scratch, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+            raise  # a file system without hard links: the database is made in place
+    finally:
+        for leftover in (scratch, f"{scratch}-wal", f"{scratch}-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
 
 
 def _reason(exc: BaseException) -> str:
