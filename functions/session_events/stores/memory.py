@@ -102,6 +102,8 @@ class MemoryStore:
         return found[:limit]
 
     def write_rollups(self, documents: Mapping[str, str]) -> None:
+        if not all(isinstance(body, str) for body in documents.values()):
+            raise TypeError("a rollup document is text")
         with self._lock:
             self.rollups.update(documents)
 
