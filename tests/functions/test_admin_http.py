@@ -329,3 +329,26 @@ def test_rollups_need_a_kind(operator: FlaskClient) -> None:
     for query in ("", "?kind=identities"):
         answer = operator.get(f"/admin/rollups{query}", headers=bearer(READ_TOKEN))
         assert answer.status_code == 400
+
+
+# ---- answers match the published document ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/admin/sessions", "SessionList"),
+        (f"/admin/sessions/{hexhash('session-1-1-0')}", "SessionDetail"),
+        ("/admin/rollups?kind=daily", "Rollups"),
+        ("/admin/rollups?kind=versions&window=7d", "Rollups"),
+        ("/admin/rollups?kind=refs", "Rollups"),
+    ],
+)
+def test_operator_answers_match_their_published_models(
+    operator: FlaskClient, path: str, model: str
+) -> None:
+    from session_events import openapi_read
+
+    body = get(operator, path)
+    getattr(openapi_read, model).model_validate(body)
+    assert body["ok"] is True
