@@ -402,3 +402,14 @@ def test_every_store_gives_the_same_operator_and_public_answers(
         page["sessions"] = [s["ended_at"] for s in page["sessions"]]
         page["next_cursor"] = page["next_cursor"] is not None
     assert found == expected
+
+
+def test_log_lines_of_operator_routes_carry_no_hash(
+    operator: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    for suffix in ("", "/view"):
+        operator.get(f"/admin/sessions/{SESSION}{suffix}", headers=bearer(READ_TOKEN))
+    logged = capsys.readouterr().out
+    assert '"route":"/admin/sessions/{session_id_hash}"' in logged
+    assert SESSION not in logged and SESSION[:6] not in logged
