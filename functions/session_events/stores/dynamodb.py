@@ -18,9 +18,6 @@ epoch seconds for DynamoDB TTL. The table itself is defined in `dynamodb_table`.
 Throttling, service errors, timeouts, unreachable endpoints, missing credentials or region
 and a missing table are StoreUnavailable (503 + Retry-After): the client sends again later
 and the events stored meanwhile come back as duplicates.
-
-Every item also carries `ended_day` (the UTC day of `ended_at`) for the read side's
-`day_ended` index; the read side itself is `dynamodb_read.DynamoDbReads`.
 """
 
 from __future__ import annotations
