@@ -345,3 +345,14 @@ def test_the_command_line_job_fails_loudly_when_the_store_is_unreachable() -> No
     )
     assert done.returncode == 1
     assert "nothing written" in done.stderr
+
+
+def test_a_window_larger_than_one_page_is_read_whole(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import session_events.stores.firestore_read as firestore_read
+
+    monkeypatch.setattr(firestore_read, "WINDOW_PAGE", 3)
+    fill(store, [make_event(i, 10 + i % 3, n=i) for i in range(11)])
+    found = list(store.events_between("2026-05-01T00:00:00.000Z", "2026-06-01T00:00:00.000Z"))
+    assert len({e.session_id_hash for e in found}) == len(found) == 11

@@ -25,6 +25,10 @@ from session_events.schema import format_timestamp, parse_rfc3339
 MAX_BATCH_WRITES = 500
 # Documents read per page when sessions are filtered here rather than by the query.
 _SCAN_PAGE = 200
+# The job reads its window in pages of this many documents, each its own query with a
+# deadline of its own (one stream over a whole window would outlast any deadline).
+WINDOW_PAGE = 2_000
+WINDOW_PAGE_TIMEOUT_S = 60.0
 
 
 def _read_event(data: dict[str, Any]) -> StoredEvent:
@@ -58,10 +62,10 @@ class FirestoreReads:
     def _collection(self) -> Any:
         raise NotImplementedError
 
-    def _stream(self, query: Any) -> Iterator[Any]:
+    def _stream(self, query: Any, timeout: float | None = None) -> Iterator[Any]:
         """Every query's documents come through here."""
         try:
-            yield from query.stream(retry=self._retry, timeout=self._timeout_s)
+            yield from query.stream(retry=self._retry, timeout=timeout or self._timeout_s)
         except _unavailable() as exc:
             raise StoreUnavailable(f"firestore: {type(exc).__name__}") from exc
 
@@ -81,8 +85,21 @@ class FirestoreReads:
         )
 
     def events_between(self, start: str, end: str) -> Iterator[StoredEvent]:
-        for snapshot in self._stream(self._window(start, end)):
-            yield _read_event(snapshot.to_dict())
+        """The window in pages ordered by (`ended_at`, document ID), each after the last."""
+        ordered = self._window(start, end).order_by("ended_at").order_by("__name__")
+        last: Any = None
+        while True:
+            query = ordered.limit(WINDOW_PAGE)
+            if last is not None:
+                query = query.start_after(last)
+            read = 0
+            timeout = max(self._timeout_s, WINDOW_PAGE_TIMEOUT_S)
+            for snapshot in self._stream(query, timeout=timeout):
+                read += 1
+                last = snapshot
+                yield _read_event(snapshot.to_dict())
+            if read < WINDOW_PAGE:
+                return
 
     def count_between(self, start: str, end: str, logged_in: bool | None) -> int:
         total = self._count(self._window(start, end))
