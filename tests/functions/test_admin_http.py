@@ -15,6 +15,7 @@ from test_stats_http import (
     INGEST_TOKEN,
     JOB,
     JOB_TOKEN,
+    READ_ENV,
     READ_TOKEN,
     bearer,
     crowd,
@@ -28,6 +29,12 @@ SESSION = hexhash("session-1-1-0")
 JSON_ROUTES = ["/admin/sessions", f"/admin/sessions/{SESSION}", "/admin/rollups?kind=daily"]
 HTML_ROUTES = ["/admin/", f"/admin/sessions/{SESSION}/view"]
 ALL_ROUTES = JSON_ROUTES + HTML_ROUTES
+
+
+@pytest.fixture(autouse=True)
+def _no_read_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in READ_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 def basic(password: str, user: str = "operator") -> dict[str, str]:
