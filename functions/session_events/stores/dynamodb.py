@@ -45,7 +45,8 @@ from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
 from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
-from session_events.stores.dynamodb_table import PARTITION_KEY, TTL_ATTRIBUTE
+from session_events.stores.dynamodb_read import DynamoDbReads
+from session_events.stores.dynamodb_table import DAY_ATTRIBUTE, PARTITION_KEY, TTL_ATTRIBUTE
 
 T = TypeVar("T")
 
@@ -119,6 +120,7 @@ def item(record: EventRecord, token: str | None = None) -> dict[str, dict[str, A
         encoded[name] = _encode(name, value)
     if token is not None:
         encoded[TOKEN_ATTRIBUTE] = {"S": token}
+    encoded[DAY_ATTRIBUTE] = {"S": format_timestamp(record.event.ended_at)[:10]}
     return encoded
 
 
@@ -144,7 +146,7 @@ def _describe(exc: BotoCoreError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class DynamoDbStore:
+class DynamoDbStore(DynamoDbReads):
     """Items in one table keyed by `pk`; the client and the batch pool are made on first use.
 
     The region comes from `AWS_REGION` or `AWS_DEFAULT_REGION` (then the AWS config file),

@@ -23,6 +23,7 @@ from google.cloud.firestore_v1.bulk_batch import BulkWriteBatch
 from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
 from session_events.stores.base import EventRecord, Outcome
+from session_events.stores.firestore_read import FirestoreReads
 
 # google.rpc.Code values found in a BatchWrite response's per-write statuses.
 _OK = 0
@@ -70,7 +71,7 @@ def _stored_fields(record: EventRecord, token: str) -> dict[str, Any]:
     return data
 
 
-class FirestoreStore:
+class FirestoreStore(FirestoreReads):
     """Documents in one collection, keyed by the derived ID; the client is made on first use."""
 
     def __init__(
