@@ -268,7 +268,8 @@ def _segmented(label: str, items: Iterable[tuple[str, str, bool]]) -> str:
         for name, href, current in items
     )
     return (
-        f'<span><span class="seg-label">{text(label)}</span><span class="seg">{links}</span></span>'
+        f'<nav aria-label="{text(label)}"><span class="seg-label" aria-hidden="true">'
+        f'{text(label)}</span><span class="seg">{links}</span></nav>'
     )
 
 

@@ -172,8 +172,8 @@ def radius(tool_count: object, largest: float) -> float:
 def session_strip(session: Row, related: Sequence[Row]) -> str:
     """The identity's sessions over the 30 days up to this one, sized by tool count."""
     end = instant(session.get("ended_at"))
-    width, height = 960, 150
-    left, right, axis_y = 24, 24, 96
+    width, height = 960, 136
+    left, right, axis_y = 24, 24, 82
     plot_w = width - left - right
     if end is None:
         return '<p class="empty">This session has no usable end time to draw.</p>'
