@@ -96,6 +96,7 @@ dl.fields dt{color:var(--muted)}
 dl.fields dd{margin:0;overflow-wrap:anywhere}
 .crumb{margin:0 0 12px;font-size:13px}
 .empty{color:var(--muted);padding:18px 0;text-align:center}
+.scroll{overflow-x:auto}
 """
 
 
@@ -165,10 +166,11 @@ def _versions_table(versions: Sequence[Row], k: int) -> str:
             "</tr>"
         )
     return (
-        '<table class="versions"><thead><tr><th>Version</th><th class="num">Identities</th>'
+        '<div class="scroll"><table class="versions">'
+        '<thead><tr><th>Version</th><th class="num">Identities</th>'
         '<th class="num">Sessions</th><th class="num">Tools p50 / p90</th>'
         '<th class="num">Tokens saved p50 / p90</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -189,9 +191,10 @@ def _refs_table(refs: Sequence[Row], k: int) -> str:
             f"<td>{_seen_span(row, end)}</td></tr>"
         )
     return (
-        '<table class="refs"><thead><tr><th>Ref</th><th class="num">Identities</th>'
+        '<div class="scroll"><table class="refs">'
+        '<thead><tr><th>Ref</th><th class="num">Identities</th>'
         '<th class="num">Sessions</th><th>Seen (28 days)</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -256,9 +259,10 @@ def _sessions_table(sessions: Sequence[Row], linked_refs: set[str] | None) -> st
             f'<td><a href="{href}" aria-label="Open session graph">Graph&nbsp;→</a></td></tr>'
         )
     return (
-        '<table class="sessions"><thead><tr><th>Ended</th><th>Identity</th><th>GitHub</th>'
+        '<div class="scroll"><table class="sessions">'
+        "<thead><tr><th>Ended</th><th>Identity</th><th>GitHub</th>"
         '<th class="num">Tools</th><th class="num">Tokens saved</th><th>Branch</th>'
-        f"<th>Refs</th><th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>Refs</th><th></th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

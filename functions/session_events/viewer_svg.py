@@ -48,8 +48,8 @@ def legend_swatch(fill: str, stroke: str = "none") -> str:
 
 HATCH_DEFS = (
     '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f1f5f9"/>'
-    '<line x1="0" y1="0" x2="0" y2="6" stroke="#94a3b8" stroke-width="2.5"/></pattern></defs>'
+    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f8fafc"/>'
+    '<line x1="0" y1="0" x2="0" y2="6" stroke="#aab6c6" stroke-width="1.6"/></pattern></defs>'
 )
 
 
@@ -120,15 +120,15 @@ def daily_chart(daily: Sequence[Row], k: int) -> str:
             tip = f"{day}: fewer than {k} identities, suppressed" + (
                 f" ({num(identities)} identities, {num(sessions)} sessions)" if known else ""
             )
-            box_h = y(0) - y(count(identities) if known else k)
+            # The whole column is hatched: the day is masked, whatever the scale of the others.
             parts.append(
                 f'<g class="day suppressed" data-day="{day}"><title>{tip}</title>'
-                f'<rect x="{x0 + gap:.1f}" y="{y(0) - box_h:.1f}" width="{2 * bar:.1f}" '
-                f'height="{box_h:.1f}" fill="url(#hatch)" stroke="#94a3b8"/>'
+                f'<rect x="{x0 + gap:.1f}" y="{top}" width="{2 * bar:.1f}" '
+                f'height="{plot_h}" fill="url(#hatch)" stroke="#cbd5e1"/>'
             )
             if slot >= 16:
                 parts.append(
-                    f'<text x="{x0 + slot / 2:.1f}" y="{y(0) - box_h - 4:.1f}" '
+                    f'<text x="{x0 + slot / 2:.1f}" y="{top + 12}" '
                     f'text-anchor="middle">&lt;K</text>'
                 )
             parts.append("</g>")
