@@ -73,6 +73,13 @@ FIRESTORE_SETUP = [
         f"--project={PROJECT}", "--quiet",
     ],
     [
+        "firestore", "indexes", "composite", "create", DB,
+        "--collection-group=session_events", "--query-scope=collection",
+        "--field-config=field-path=github_hash,order=ascending",
+        "--field-config=field-path=ended_at,order=descending",
+        f"--project={PROJECT}", "--quiet",
+    ],
+    [
         "firestore", "indexes", "fields", "update", "received_at", DB,
         "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
         "--quiet",
@@ -81,6 +88,11 @@ FIRESTORE_SETUP = [
         "firestore", "indexes", "fields", "update", "expire_at", DB,
         "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
         "--quiet",
+    ],
+    [
+        "firestore", "indexes", "fields", "update", "body", DB,
+        "--collection-group=session_events_rollups", "--disable-indexes",
+        f"--project={PROJECT}", "--quiet",
     ],
     [
         "firestore", "fields", "ttls", "update", "expire_at", DB,
