@@ -27,7 +27,7 @@ from session_events.viewer_text import (
 
 Row = Mapping[str, Any]
 
-DAYS_CHOICES = (1, 7, 30, 90)
+DAYS_CHOICES = (1, 7, 28, 90)
 
 _CSS = """
 :root{--ink:#0f172a;--muted:#5b6475;--line:#e2e8f0;--soft:#f1f5f9;--bg:#f6f7f9;

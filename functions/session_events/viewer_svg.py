@@ -172,8 +172,8 @@ def radius(tool_count: object, largest: float) -> float:
 def session_strip(session: Row, related: Sequence[Row]) -> str:
     """The identity's sessions over the 30 days up to this one, sized by tool count."""
     end = instant(session.get("ended_at"))
-    width, height = 960, 136
-    left, right, axis_y = 24, 24, 82
+    width, height = 960, 150
+    left, right, axis_y = 24, 24, 96
     plot_w = width - left - right
     if end is None:
         return '<p class="empty">This session has no usable end time to draw.</p>'
@@ -210,6 +210,8 @@ def session_strip(session: Row, related: Sequence[Row]) -> str:
             )
     drawn = []
     for row in related:
+        if row.get("session_id_hash") == session.get("session_id_hash"):
+            continue
         moment = instant(row.get("ended_at"))
         if moment is not None:
             drawn.append((radius(row.get("tool_count"), largest), moment, row))
@@ -236,8 +238,11 @@ def session_strip(session: Row, related: Sequence[Row]) -> str:
         'stroke-width="2" stroke-dasharray="3 2"/>'
         f'<circle cx="{cx:.1f}" cy="{cy}" r="{size:.2f}" '
         f'data-tool-count="{num(session.get("tool_count"))}" fill="#3730a3" stroke="#0f172a"/>'
-        f'<text class="lbl" x="{cx - size - 10:.1f}" y="{cy - size - 4:.1f}" '
-        'text-anchor="end">This session</text></g></svg>'
+        # The label sits above every circle (radius at most 22), on a leader to the ring.
+        f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{cy - 34}" y2="{cy - size - 5:.1f}" '
+        'stroke="#b45309"/>'
+        f'<text class="lbl" x="{cx + 6:.1f}" y="{cy - 38}" text-anchor="end">'
+        "This session</text></g></svg>"
     )
     legend = (
         '<div class="legend"><span><svg width="14" height="14" aria-hidden="true">'
