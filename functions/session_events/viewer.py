@@ -49,7 +49,7 @@ h1{font-size:22px;margin:0 0 4px;font-weight:650}
 margin:0 0 20px}
 .card h2{font-size:15px;margin:0 0 2px;font-weight:650}
 .card .note{color:var(--muted);font-size:13px;margin:0 0 12px}
-.stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:16px;
+.stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:16px;
 margin:0 0 20px}
 .stat{background:#fff;border:1px solid var(--line);border-radius:10px;padding:14px 18px}
 .stat .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.05em}

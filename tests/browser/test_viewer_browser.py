@@ -17,7 +17,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, JOB_TOKEN, READ_TOKEN, Browser, K, Served
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JOB_TOKEN,
+    READ_TOKEN,
+    Browser,
+    K,
+    Opened,
+    Served,
+)
+
+from session_events.viewer import render_dashboard, render_session
 
 # -- the events ----------------------------------------------------------------------------
 
@@ -326,3 +337,69 @@ def test_session_ref_leads_to_its_row_on_the_dashboard(browser: Browser) -> None
     assert row.get_attribute("id") == "ref-skill:grep"
     assert row.is_visible()
     page.close()
+
+
+def test_next_page_link_continues_where_the_first_page_stopped(
+    browser: Browser, served: Served
+) -> None:
+    everything = served.admin_json("/admin/sessions?days=28&limit=200")["sessions"]
+    opened = browser.open("/admin/?days=28&limit=5")
+    page = opened.page
+    first = [row.get_attribute("data-session") for row in page.locator("tr[data-session]").all()]
+    page.locator('a[rel="next"]').click()
+    page.wait_for_load_state()
+    rest = [row.get_attribute("data-session") for row in page.locator("tr[data-session]").all()]
+    assert opened.errors == []
+    page.close()
+    assert len(first) == 5
+    assert first + rest == [row["session_id_hash"] for row in everything]
+
+
+HOSTILE = '"><img src=/x onerror=alert(1)><script>alert(2)</script>'
+
+
+def test_hostile_values_render_as_inert_text(browser: Browser) -> None:
+    row = {
+        "session_id_hash": HOSTILE,
+        "identity": HOSTILE,
+        "github": HOSTILE,
+        "ended_at": HOSTILE,
+        "tool_count": 3,
+        "tokens_saved": 4,
+        "branch_sha": HOSTILE,
+        "discovery_refs": [HOSTILE],
+    }
+    pages = {
+        "dashboard": render_dashboard(
+            k=K,
+            daily=[{"day": HOSTILE, "identities": 9, "sessions": 9, "suppressed": False}],
+            versions=[],
+            refs=[{"ref": HOSTILE, "identities": 9, "sessions": 9}],
+            sessions=[row],
+            total_count_in_window=1,
+            logged_in=None,
+            days=7,
+            next_cursor=HOSTILE,
+        ),
+        "session": render_session(
+            session={**row, "ended_at": "2026-11-20T10:00:00Z"}, related=[row]
+        ),
+    }
+    for name, html in pages.items():
+        opened = Opened(page=browser.context.new_page(), origin=browser.origin)
+        opened.watch()
+        dialogs: list[str] = []
+
+        def on_dialog(dialog: Any, seen: list[str] = dialogs) -> None:
+            seen.append(dialog.message)
+            dialog.dismiss()
+
+        opened.page.on("dialog", on_dialog)
+        opened.page.set_content(html)
+        opened.page.wait_for_load_state("networkidle")
+        shown = opened.page.locator("td.identity, dl.fields .mono").first.text_content()
+        assert dialogs == [], name
+        assert opened.requests == [], name
+        assert opened.page.locator("img, script").count() == 0, name
+        assert shown == HOSTILE, name
+        opened.page.close()
