@@ -89,6 +89,9 @@ text-decoration:none;color:var(--ink);font-weight:600}
 svg.chart{width:100%;height:auto;display:block}
 svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:var(--muted)}
 svg .lbl{fill:var(--ink);font-weight:600}
+svg a.related:hover circle,svg a.related:focus-visible circle{fill-opacity:1;stroke-width:2.5}
+svg a.related:focus-visible{outline:none}
+svg a.related:focus-visible circle{stroke:var(--mark)}
 details{margin-top:10px}
 summary{cursor:pointer;color:var(--muted);font-size:13px}
 dl.fields{display:grid;grid-template-columns:max-content 1fr;gap:6px 24px;margin:0}
