@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from session_events.config import Settings
+from session_events.errors import ConfigurationError, IngestError
 from session_events.readconfig import ReadSettings
 from session_events.rollup import Plan, compute
 from session_events.rollupdocs import to_documents
@@ -49,13 +50,16 @@ def run_rollup(
 
 
 def main() -> int:
-    settings = Settings.from_env(os.environ)
-    read_settings = ReadSettings.from_env(os.environ)
-    store = open_store(settings)
-    if not isinstance(store, ReadStore):
-        print(f"the {settings.store} store has no read side", file=sys.stderr)
+    try:
+        settings = Settings.from_env(os.environ)
+        read_settings = ReadSettings.from_env(os.environ)
+        store = open_store(settings)
+        if not isinstance(store, ReadStore):
+            raise ConfigurationError(f"the {settings.store} store has no read side")
+        result = run_rollup(store, days=read_settings.rollup_days)
+    except IngestError as error:
+        print(f"rollup failed, nothing written: {error.detail or error.code}", file=sys.stderr)
         return 1
-    result = run_rollup(store, days=read_settings.rollup_days)
     print(
         json.dumps(
             {"ok": True, "days": result.days, "events": result.events, "swept": result.swept}

@@ -201,20 +201,26 @@ ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...], Handler, bool]] = [
     (re.compile(r"/admin/sessions"), "/admin/sessions", _GET, _sessions, False),
     (
         re.compile(r"/admin/sessions/(?P<hash>[^/]+)"),
-        "/admin/sessions/{hash}",
+        "/admin/sessions/{session_id_hash}",
         _GET,
         _session,
         False,
     ),
     (
         re.compile(r"/admin/sessions/(?P<hash>[^/]+)/view"),
-        "/admin/sessions/{hash}/view",
+        "/admin/sessions/{session_id_hash}/view",
         _GET,
         _session_view,
         True,
     ),
     (re.compile(r"/admin/rollups"), "/admin/rollups", _GET, _rollups, False),
 ]
+
+
+# Path (as the OpenAPI document writes it) -> methods, for the published contract.
+PUBLISHED_ROUTES: dict[str, tuple[str, ...]] = {
+    name: methods for _pattern, name, methods, _handler, _html in ROUTES
+}
 
 
 def _html_error(status: int) -> str:
