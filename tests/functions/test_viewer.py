@@ -252,7 +252,6 @@ def assert_no_markup_from(page: str, value: str) -> None:
 def test_hostile_values_on_the_dashboard_stay_text(value: str) -> None:
     page = hostile_dashboard(value)
     assert_no_markup_from(page, value)
-    assert "&lt;script&gt;" in hostile_dashboard(HOSTILE[0])
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -262,9 +261,12 @@ def test_hostile_values_on_the_session_page_stay_text(value: str) -> None:
 
 
 def test_hostile_text_is_shown_escaped_not_dropped() -> None:
-    tree = parse(hostile_dashboard(HOSTILE[0]))
-    identities = [cell.all_text() for cell in tree.find_all("td") if cell.has_class("identity")]
+    page = hostile_dashboard(HOSTILE[0])
+    identities = [
+        cell.all_text() for cell in parse(page).find_all("td") if cell.has_class("identity")
+    ]
     assert identities == [HOSTILE[0]]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_hostile_session_hash_cannot_leave_its_path() -> None:
