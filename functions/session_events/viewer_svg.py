@@ -143,7 +143,7 @@ def daily_chart(daily: Sequence[Row], k: int) -> str:
                 f'width="{bar:.1f}" height="{y(0) - y(sess_v):.1f}" fill="#a5b4fc"/></g>'
             )
         parsed = parse_day(row.get("day"))
-        if index % label_every == 0 or index == len(rows) - 1:
+        if (len(rows) - 1 - index) % label_every == 0:  # counted back from the latest day
             tick_label = short_day(parsed) if parsed else day
             parts.append(
                 f'<text x="{x0 + slot / 2:.1f}" y="{height - bottom + 16}" '
