@@ -164,8 +164,8 @@ def _versions_table(versions: Sequence[Row], k: int) -> str:
             f'<td class="num identities">{num(row.get("identities"))}'
             f"{mini_bar(row.get('identities'), largest, 'share of identities')}</td>"
             f'<td class="num sessions">{num(row.get("sessions"))}</td>'
-            f'<td class="num">{num(_pair(tools, "p50"))} / {num(_pair(tools, "p90"))}</td>'
-            f'<td class="num">{num(_pair(tokens, "p50"))} / {num(_pair(tokens, "p90"))}</td>'
+            f'<td class="num tools">{num(_pair(tools, "p50"))} / {num(_pair(tools, "p90"))}</td>'
+            f'<td class="num tokens">{num(_pair(tokens, "p50"))} / {num(_pair(tokens, "p90"))}</td>'
             "</tr>"
         )
     return (

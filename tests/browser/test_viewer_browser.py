@@ -128,6 +128,12 @@ def number(text: str) -> int | None:
     return None if cleaned in ("—", "") else int(cleaned)
 
 
+def pair(text: str) -> tuple[float, float]:
+    """A cell shown as `p50 / p90`."""
+    low, high = text.replace(",", "").split(" / ")
+    return float(low), float(high)
+
+
 def shoot(page: Any, folder: Path, name: str) -> Path:
     path = folder / name
     page.screenshot(path=str(path), full_page=True)
@@ -205,7 +211,14 @@ def test_suppressed_days_are_drawn_hatched(
 def test_versions_match_the_rollups_api(browser: Browser, served: Served) -> None:
     rows = served.admin_json("/admin/rollups?kind=versions&window=28d")["rows"]
     expected = {
-        row["version"]: None if row["suppressed"] else (row["identities"], row["sessions"])
+        row["version"]: None
+        if row["suppressed"]
+        else (
+            row["identities"],
+            row["sessions"],
+            (row["tool_count"]["p50"], row["tool_count"]["p90"]),
+            (row["tokens_saved"]["p50"], row["tokens_saved"]["p90"]),
+        )
         for row in rows
     }
     opened = browser.open("/admin/")
@@ -219,9 +232,12 @@ def test_versions_match_the_rollups_api(browser: Browser, served: Served) -> Non
             shown[version] = (
                 number(row.locator("td.identities").text_content() or ""),
                 number(row.locator("td.sessions").text_content() or ""),
+                pair(row.locator("td.tools").text_content() or ""),
+                pair(row.locator("td.tokens").text_content() or ""),
             )
     page.close()
     assert shown == expected
+    assert any(value is not None for value in shown.values())
 
 
 def test_refs_match_the_rollups_api_and_have_anchors(browser: Browser, served: Served) -> None:
@@ -275,6 +291,15 @@ def test_session_list_matches_the_sessions_api(
     page.close()
     assert shown == expected
     assert shown
+
+
+def test_session_total_matches_the_sessions_api(browser: Browser, served: Served) -> None:
+    api = served.admin_json("/admin/sessions?days=28&logged_in=false")
+    opened = browser.open("/admin/?days=28&logged_in=false")
+    card = opened.page.locator(".stat").filter(has_text="Sessions").first
+    shown = number(card.locator(".value").text_content() or "")
+    opened.page.close()
+    assert shown == api["total_count_in_window"] > 0
 
 
 def test_session_page_shows_its_strip_with_the_current_one_marked(
