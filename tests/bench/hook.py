@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -49,25 +50,33 @@ def _transcript(directory: Path, turns: int = 200) -> Path:
     return path
 
 
-def _timed(command: list[str], stdin: bytes, env: dict[str, str]) -> float:
+def _timed(command: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one run; the CPU time (user + system) is the process's own."""
     began = time.perf_counter()
-    subprocess.run(
+    process = subprocess.Popen(
         command,
-        input=stdin,
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
-        check=False,
-        timeout=30,
     )
-    return (time.perf_counter() - began) * 1000
+    assert process.stdin is not None
+    with contextlib.suppress(BrokenPipeError):  # a command that reads nothing may exit first
+        process.stdin.write(stdin)
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = (time.perf_counter() - began) * 1000
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, (usage.ru_utime + usage.ru_stime) * 1000
 
 
-def _stats(samples: list[float]) -> dict[str, Any]:
+def _stats(samples: list[float], cpu: list[float]) -> dict[str, Any]:
     return {
         "median_ms": round(median(samples), 2),
         "p90_ms": round(percentile(samples, 0.9), 2),
         "min_ms": round(min(samples), 2),
+        "cpu_median_ms": round(median(cpu), 2),
         "runs": len(samples),
         "samples_ms": [round(v, 1) for v in samples],
     }
@@ -79,6 +88,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
     python, hook = bin_dir / "python", bin_dir / "session-event-emit"
     names = ("hook", "hook_sync_baseline", "python_startup", "python_startup_nosite")
     samples: dict[str, dict[str, list[float]]] = {name: {c: [] for c in CASES} for name in names}
+    cpu: dict[str, dict[str, list[float]]] = {name: {c: [] for c in CASES} for name in names}
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-hook-")))
         urls = {
@@ -118,7 +128,9 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
                 for name, command, stdin, settle in (
                     commands if round_no % 2 == 0 else commands[::-1]
                 ):
-                    samples[name][case].append(_timed(command, stdin, env))
+                    wall, cpu_ms = _timed(command, stdin, env)
+                    samples[name][case].append(wall)
+                    cpu[name][case].append(cpu_ms)
                     if settle:
                         time.sleep(SETTLE_S)
         # Senders still waiting on the hanging socket end at their deadline; wait them out
@@ -127,19 +139,26 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
     for name in names:
         print(
             f"  {name:22} "
-            + "  ".join(f"{case} {median(v):7.1f} ms" for case, v in samples[name].items())
+            + "  ".join(
+                f"{case} {median(v):6.1f} ms (cpu {median(cpu[name][case]):5.1f})"
+                for case, v in samples[name].items()
+            )
         )
-    startup = [v for values in samples["python_startup"].values() for v in values]
-    nosite = [v for values in samples["python_startup_nosite"].values() for v in values]
+    pooled = {
+        name: (
+            [v for vs in samples[name].values() for v in vs],
+            [v for vs in cpu[name].values() for v in vs],
+        )
+        for name in ("python_startup", "python_startup_nosite")
+    }
     return {
-        "hook": {case: _stats(values) for case, values in samples["hook"].items()},
-        "hook_sync_baseline": {
-            case: _stats(values) for case, values in samples["hook_sync_baseline"].items()
-        },
-        "python_startup_ms": round(median(startup), 2),
-        "python_startup_nosite_ms": round(median(nosite), 2),
-        "python_startup": _stats(startup),
-        "python_startup_nosite": _stats(nosite),
+        name: {case: _stats(samples[name][case], cpu[name][case]) for case in CASES}
+        for name in ("hook", "hook_sync_baseline")
+    } | {
+        "python_startup_ms": round(median(pooled["python_startup"][0]), 2),
+        "python_startup_nosite_ms": round(median(pooled["python_startup_nosite"][0]), 2),
+        "python_startup": _stats(*pooled["python_startup"]),
+        "python_startup_nosite": _stats(*pooled["python_startup_nosite"]),
         "hook_environment": {
             "python": str(python),
             "emitter_venv": "own venv, the emitter installed from this checkout",

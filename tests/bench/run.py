@@ -108,6 +108,15 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             )
             rows.append(_row(f"hook {case} vs sync POST", value, "ms", "sync POST 500 ms", sync))
+            rows.append(
+                _row(
+                    f"hook {case} CPU time (ms)",
+                    results["hook"][case]["cpu_median_ms"],
+                    "ms",
+                    "python -c pass CPU",
+                    results["python_startup"]["cpu_median_ms"],
+                )
+            )
         rows.append(_row("python -c pass (ms)", startup, "ms"))
         rows.append(
             _row(

@@ -26,6 +26,7 @@ from session_event_emitter.fsutil import (
     read_bounded,
     read_json_object,
     write_atomic,
+    write_new,
 )
 
 TYPE_CHECKING = False
@@ -148,7 +149,8 @@ class Outbox:
             "attempts": 0,
             "event": dict(event),
         }
-        write_atomic(path, _dumps(envelope))
+        if not write_new(path, _dumps(envelope)):
+            return False
         self.enforce_limits(now=now, keep=path)
         return True
 
