@@ -29,11 +29,16 @@ def write_atomic(path: StrPath, data: bytes) -> None:
     """Write `data` to `path` with mode 0600 so that readers see either nothing or all of it.
 
     The bytes go to a temporary file in the same directory, are fsynced, and the file is
-    renamed over `path` with os.replace; the directory entry is then fsynced too. Both
-    fsyncs are needed here: `path` may already hold bytes that must not be lost, so the new
-    bytes must be on disk before the rename can reach it, and the rename itself is durable
-    only once the directory is. For a file that must not exist yet, write_new needs one
-    disk flush instead of two.
+    renamed over `path` with os.replace; the directory entry is then fsynced too.
+
+    Both fsyncs are needed, for a consented event must survive a crash once the hook has
+    returned: the first makes the bytes durable before the rename can expose them (a
+    rename reaching the disk first would leave `path` empty after a crash, and `path` may
+    already hold bytes worth keeping), the second makes the rename itself durable (POSIX
+    promises nothing for a new name until its directory is synced). Orders that fsync
+    once after the name is in place (link or rename, then fsync the file) were measured:
+    on ext4 the directory still costs its own flush, so they gain nothing and lose the
+    guarantee where a file is replaced.
     """
     directory, name = os.path.split(os.fspath(path))
     tmp = os.path.join(directory, f"{TMP_PREFIX}{os.urandom(8).hex()}-{name}")
@@ -54,53 +59,6 @@ def write_atomic(path: StrPath, data: bytes) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(directory or ".")
-
-
-def write_new(path: StrPath, data: bytes) -> bool:
-    """Create `path` holding `data` with mode 0600, durably; False (and nothing written) if
-    it already exists.
-
-    Readers see either no file or all of `data`: the bytes are written to a temporary file
-    first and the name appears by link(), which, unlike a rename, never replaces an
-    existing file, so of two writers of one name the first wins. Once this returns the file
-    survives a crash: the fsync of the file makes its bytes durable, and the fsync of the
-    directory (POSIX asks for it) its name. The file is fsynced only after the name is in
-    place, so its bytes and its name go to disk in one journal commit on ext4, XFS and
-    btrfs, and the directory fsync finds nothing left to write: one disk flush, where
-    write_atomic's order (fsync, rename, fsync) needs two. That order would be unsafe where
-    a file is replaced (a crash could leave the new name on the old bytes' place before
-    the new bytes), which is why only a new file is written this way. A crash before this
-    returns may leave the name on incomplete bytes; such a file is unreadable and is
-    quarantined by its reader, and the write had not been acknowledged.
-    """
-    directory, name = os.path.split(os.fspath(path))
-    tmp = os.path.join(directory, f"{TMP_PREFIX}{os.urandom(8).hex()}-{name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    try:
-        try:
-            os.fchmod(fd, PRIVATE_FILE_MODE)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            except OSError:  # a filesystem without hard links: check, then rename
-                if os.path.lexists(path):
-                    return False
-                os.rename(tmp, path)
-            else:
-                os.unlink(tmp)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    fsync_dir(directory or ".")
-    return True
 
 
 def fsync_dir(path: StrPath) -> None:

@@ -26,7 +26,6 @@ from session_event_emitter.fsutil import (
     read_bounded,
     read_json_object,
     write_atomic,
-    write_new,
 )
 
 TYPE_CHECKING = False
@@ -149,8 +148,7 @@ class Outbox:
             "attempts": 0,
             "event": dict(event),
         }
-        if not write_new(path, _dumps(envelope)):
-            return False
+        write_atomic(path, _dumps(envelope))
         self.enforce_limits(now=now, keep=path)
         return True
 
