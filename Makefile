@@ -7,7 +7,7 @@ PORT ?= 8080
 FIRESTORE_PORT ?= 8085
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-firestore test lint bench deploy deploy-firestore clean
+.PHONY: help install run run-firestore test lint bench rollup deploy deploy-firestore clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ lint: install ## ruff and mypy (strict for functions/ and emitter/src/)
 
 bench: install ## Run the benchmarks, print their figures, write tests/bench/results/latest.json (QUICK=1: a short run of each)
 	$(PY) tests/bench/run.py $(if $(filter 1,$(QUICK)),--quick)
+
+rollup: install ## Run the rollup job once against the configured store (SQLite by default)
+	SESSION_EVENTS_STORE=$${SESSION_EVENTS_STORE:-sqlite} PYTHONPATH=functions \
+	  $(PY) -m session_events.job
 
 deploy: ## Deploy with gcloud (GOOGLE_CLOUD_PROJECT, REGION; DRY_RUN=1 prints the commands)
 	@bash infra/deploy.sh

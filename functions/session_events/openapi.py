@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from session_events import __version__
+from session_events import __version__, openapi_read
 from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.errors import (
     IngestError,
@@ -127,6 +127,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Issue,
     HealthAnswer,
     ErrorAnswer,
+    *openapi_read.MODELS,
 )
 
 
@@ -225,6 +226,7 @@ def _responses() -> dict[str, Any]:
         "Internal": _error(
             "Anything unexpected; the answer never carries its detail.", IngestError
         ),
+        **openapi_read.RESPONSES,
     }
 
 
@@ -352,6 +354,7 @@ def _openapi_document() -> dict[str, Any]:
                     "content": _json({"type": "object"}),
                 },
             ),
+            **openapi_read.paths(),
         },
         "components": {
             "schemas": schemas,
@@ -379,7 +382,8 @@ def _openapi_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "Only when SESSION_EVENTS_INGEST_TOKEN is set on the "
                     "function; compared in constant time. Otherwise no authentication.",
-                }
+                },
+                **openapi_read.SECURITY_SCHEMES,
             },
         },
     }

@@ -441,7 +441,12 @@ def test_terraform_table_is_the_code_definition() -> None:
 def test_iam_policy_allows_what_the_store_calls() -> None:
     policy = json.loads((INFRA / "iam-policy.json").read_text())
     [statement] = policy["Statement"]
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    assert sorted(statement["Action"]) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+    ]
 
 
 def test_terraform_configuration_is_valid(tmp_path: Path) -> None:

@@ -39,7 +39,12 @@ def test_no_generated_request_gets_a_server_error(
     start_function: StartFunction, tmp_path: Path
 ) -> None:
     command = schemathesis_command()
-    function = start_function(SESSION_EVENTS_RATE_LIMIT_PER_MINUTE="0")
+    function = start_function(
+        SESSION_EVENTS_RATE_LIMIT_PER_MINUTE="0",
+        SESSION_EVENTS_JOB_TOKEN="fuzz-job-token",
+        SESSION_EVENTS_READ_TOKEN="fuzz-read-token",
+        SESSION_EVENTS_PUBLIC_STATS="on",
+    )
     url = function.url + "/openapi.json"
     try:
         urllib.request.urlopen(url, timeout=10).close()
