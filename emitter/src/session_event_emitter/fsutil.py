@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 
@@ -108,6 +107,10 @@ def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
     data = read_bounded(path, limit)
     if data is None:
         return {}
+    # Imported here, with a file to parse: json brings re and enum, and the hook with
+    # consent off and no config file (the default install) needs none of them.
+    import json
+
     try:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError):

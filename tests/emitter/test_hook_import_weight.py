@@ -1,4 +1,4 @@
-"""The hook inside a git repository: the commit comes from the repository, git is not started."""
+"""The hook's weight: git is not started inside a repository, and no json with consent off."""
 
 from __future__ import annotations
 
@@ -45,3 +45,25 @@ def test_hook_in_a_repository_records_head_without_importing_subprocess(
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"False")
     [pending] = consent_on.outbox_files()
     assert json.loads(pending.read_text())["event"]["branch_sha"] == head
+
+
+def test_hook_with_consent_off_and_no_config_file_loads_no_json(
+    home: Any, hook_json: Any, tmp_path: Path
+) -> None:
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(\n"
+        "    ','.join(m for m in ('json', 're', 'enum') if m in sys.modules)))\n"
+        "sys.argv = ['session-event-emit']\n"
+        "from session_event_emitter import cli\n"
+        "cli.run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=hook_json("consent-off", cwd=str(tmp_path)),
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert home.outbox_files() == []
