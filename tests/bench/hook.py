@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import emitter_venv
-from common import clean_env, median, percentile
+from common import clean_env, median, paired_ratio, percentile
 from servers import hanging_server, refused_port, serve
 
 SYNC_POST = Path(__file__).resolve().parent / "sync_post.py"
@@ -151,10 +151,19 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
         )
         for name in ("python_startup", "python_startup_nosite")
     }
-    return {
+    figures: dict[str, Any] = {
         name: {case: _stats(samples[name][case], cpu[name][case]) for case in CASES}
         for name in ("hook", "hook_sync_baseline")
-    } | {
+    }
+    for case in CASES:
+        startup = samples["python_startup"][case]
+        figures["hook"][case]["ratio_to_startup"] = round(
+            paired_ratio(samples["hook"][case], startup), 3
+        )
+        figures["hook"][case]["cpu_ratio_to_startup"] = round(
+            paired_ratio(cpu["hook"][case], cpu["python_startup"][case]), 3
+        )
+    return figures | {
         "python_startup_ms": round(median(pooled["python_startup"][0]), 2),
         "python_startup_nosite_ms": round(median(pooled["python_startup_nosite"][0]), 2),
         "python_startup": _stats(*pooled["python_startup"]),

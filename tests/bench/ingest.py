@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import event, free_port, hex64, median
+from common import event, free_port, hex64, median, paired_ratio
 from load import LoadResult, run_load
 from servers import function_env, serve, start_server, stop_group
 
@@ -131,6 +131,10 @@ def throughput(
         "ingest": {level: _summary(runs) for level, runs in raw["ingest"].items()},
         "noop": {level: _summary(runs) for level, runs in raw["noop"].items()},
     }
+    for level, runs in raw["ingest"].items():
+        figures["ingest"][level]["rps_ratio_to_noop"] = round(
+            paired_ratio([r.rps for r in runs], [r.rps for r in raw["noop"][level]]), 3
+        )
     batch_runs = raw["batch"]["c8"]
     figures["batch"] = {
         "events_per_s": round(median([r.rps * 100 for r in batch_runs]), 1),
@@ -199,6 +203,10 @@ def cold_start(*, rounds: int) -> dict[str, Any]:
         + "; ".join(f"{k} {[round(v) for v in vs]}" for k, vs in samples.items())
     )
     return {kind: round(median(samples[kind]), 1) for kind in kinds} | {
+        "ratio_to_noop": round(paired_ratio(samples["function"], samples["noop"]), 3),
+        "existing_db_ratio_to_noop": round(
+            paired_ratio(samples["function_existing_db"], samples["noop"]), 3
+        ),
         "samples": {k: [round(v, 1) for v in vs] for k, vs in samples.items()},
     }
 

@@ -48,6 +48,8 @@ def table(results: dict[str, Any]) -> str:
         baseline = _number(row["baseline"], row["unit"])
         named = f"{row['baseline_name']}: {baseline}" if baseline else ""
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}{TIMES}"
+        if ratio and row.get("paired"):
+            ratio += " (paired)"
         figure = row["figure"].replace(" (ms)", "").replace(" (us)", "")
         figure = (
             figure.replace(" (req/s)", "").replace(" (events/s)", "").replace(" (us/event)", "")
