@@ -18,7 +18,7 @@ from typing import Any
 
 from common import event, free_port, hex64, median, paired_ratio
 from load import LoadResult, run_load
-from servers import function_env, serve, start_server, stop_group
+from servers import compile_sources, function_env, serve, start_server, stop_group
 
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
@@ -189,6 +189,7 @@ def cold_start(*, rounds: int) -> dict[str, Any]:
     """
     kinds = ("function", "function_existing_db", "noop")
     samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+    compile_sources()
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         existing = Path(tmp) / "existing"
         cold_start_once("function", existing)  # creates the database; not counted
