@@ -43,8 +43,8 @@ lint: install ## ruff and mypy (strict for functions/ and emitter/src/)
 	$(VENV)/bin/ruff check functions emitter tests
 	$(VENV)/bin/mypy
 
-bench: install ## Run the benchmarks and print their figures (tests/bench/results/latest.json)
-	$(PY) tests/bench/run.py
+bench: install ## Run the benchmarks, print their figures, write tests/bench/results/latest.json (QUICK=1: a short run of each)
+	$(PY) tests/bench/run.py $(if $(filter 1,$(QUICK)),--quick)
 
 rollup: install ## Run the rollup job once against the configured store (SQLite by default)
 	SESSION_EVENTS_STORE=$${SESSION_EVENTS_STORE:-sqlite} PYTHONPATH=functions \

@@ -69,8 +69,7 @@ class DynamoDbReads:
     def client(self) -> Any:
         raise NotImplementedError
 
-    @staticmethod
-    def _guarded(call: Callable[[], T]) -> T:
+    def _guarded(self, call: Callable[[], T]) -> T:
         raise NotImplementedError
 
     def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
