@@ -15,6 +15,7 @@ from test_stats_http import (
     INGEST_TOKEN,
     JOB,
     JOB_TOKEN,
+    READ_ENV,
     READ_TOKEN,
     bearer,
     crowd,
@@ -28,6 +29,12 @@ SESSION = hexhash("session-1-1-0")
 JSON_ROUTES = ["/admin/sessions", f"/admin/sessions/{SESSION}", "/admin/rollups?kind=daily"]
 HTML_ROUTES = ["/admin/", f"/admin/sessions/{SESSION}/view"]
 ALL_ROUTES = JSON_ROUTES + HTML_ROUTES
+
+
+@pytest.fixture(autouse=True)
+def _no_read_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in READ_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 def basic(password: str, user: str = "operator") -> dict[str, str]:
@@ -402,3 +409,14 @@ def test_every_store_gives_the_same_operator_and_public_answers(
         page["sessions"] = [s["ended_at"] for s in page["sessions"]]
         page["next_cursor"] = page["next_cursor"] is not None
     assert found == expected
+
+
+def test_log_lines_of_operator_routes_carry_no_hash(
+    operator: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    for suffix in ("", "/view"):
+        operator.get(f"/admin/sessions/{SESSION}{suffix}", headers=bearer(READ_TOKEN))
+    logged = capsys.readouterr().out
+    assert '"route":"/admin/sessions/{session_id_hash}"' in logged
+    assert SESSION not in logged and SESSION[:6] not in logged

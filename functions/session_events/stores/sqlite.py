@@ -109,7 +109,7 @@ class SqliteStore:
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._read_ready = False
+        self._read_conn: sqlite3.Connection | None = None  # has the read side's schema
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -160,9 +160,9 @@ class SqliteStore:
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._connection() as conn:
-            if not self._read_ready:
+            if self._read_conn is not conn:
                 conn.executescript(READ_SCHEMA)
-                self._read_ready = True
+                self._read_conn = conn
             yield conn
 
     def events_between(self, start: str, end: str) -> list[StoredEvent]:
@@ -264,4 +264,3 @@ class SqliteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-                self._read_ready = False
