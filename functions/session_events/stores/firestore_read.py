@@ -56,8 +56,20 @@ class FirestoreReads:
     """The read methods of `FirestoreStore`, which provides the collection and the budget."""
 
     collection: str
-    _retry: Any
     _timeout_s: float
+
+    @property
+    def _retry(self) -> Any:
+        """Reads are retried on transient errors, within the store's timeout per call."""
+        from google.api_core import retry as gretry
+
+        return gretry.Retry(
+            predicate=gretry.if_transient_error,
+            initial=0.05,
+            maximum=1.0,
+            multiplier=2.0,
+            timeout=self._timeout_s,
+        )
 
     def _collection(self) -> Any:
         raise NotImplementedError
