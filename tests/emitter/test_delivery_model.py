@@ -34,7 +34,7 @@ from session_event_emitter.outbox import Outbox
 from session_event_emitter.settings import Settings
 
 POLICY = Policy(
-    deadline=0.4, base_delay=0.01, max_delay=0.02, connect_timeout=0.15, read_timeout=0.15
+    deadline=1.2, base_delay=0.01, max_delay=0.02, connect_timeout=0.5, read_timeout=0.5
 )
 answers = st.lists(st.sampled_from(KINDS), min_size=1, max_size=4)
 _sessions = itertools.count()
