@@ -18,6 +18,8 @@
 #   MEMORY, CPU           instance size (default: 512Mi, 1; concurrency > 1 needs CPU >= 1)
 #   MIN_INSTANCES         default 0
 #   MAX_INSTANCES         default 10 (a cost and write-rate ceiling)
+#   TIMEOUT               request timeout of the function (default: 540s, so a rollup run
+#                         over a large window finishes; ingest requests end far sooner)
 #   INGEST_TOKEN_SECRET   optional Secret Manager secret holding the ingest token; when set,
 #                         the function reads it as SESSION_EVENTS_INGEST_TOKEN
 #   READ_TOKEN_SECRET     optional Secret Manager secret holding the operator's read token;
@@ -91,6 +93,7 @@ MEMORY="${MEMORY:-512Mi}"
 CPU="${CPU:-1}"
 MIN_INSTANCES="${MIN_INSTANCES:-0}"
 MAX_INSTANCES="${MAX_INSTANCES:-10}"
+TIMEOUT="${TIMEOUT:-540s}"
 INGEST_TOKEN_SECRET="${INGEST_TOKEN_SECRET:-}"
 READ_TOKEN_SECRET="${READ_TOKEN_SECRET:-}"
 JOB_TOKEN_SECRET="${JOB_TOKEN_SECRET:-session-events-job-token}"
@@ -297,6 +300,7 @@ deploy_function() {
     --concurrency="$CONCURRENCY"
     --min-instances="$MIN_INSTANCES"
     --max-instances="$MAX_INSTANCES"
+    --timeout="$TIMEOUT"
     --env-vars-file="$ENV_FILE"
   )
   local secrets="SESSION_EVENTS_JOB_TOKEN=${JOB_TOKEN_SECRET}:latest"

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from session_events.displayid import DisplayIds
-from session_events.readmodel import StoredEvent, day_start, days_back, stamp
+from session_events.readmodel import Cursor, StoredEvent, day_start, days_back, stamp
 from session_events.rollup import RefRow, VersionRow
 from session_events.rollupdocs import read_daily, read_refs, read_versions
 from session_events.schema import parse_rfc3339
@@ -53,7 +53,7 @@ def sessions(
     days: int,
     limit: int,
     logged_in: bool | None,
-    after: Any,
+    after: Cursor | None,
     today: date,
 ) -> dict[str, Any]:
     start, end = window(days, today)
@@ -147,7 +147,7 @@ def dashboard(
     days: int,
     limit: int,
     logged_in: bool | None,
-    after: Any,
+    after: Cursor | None,
     today: date,
 ) -> dict[str, Any]:
     """The keyword arguments of `viewer.render_dashboard`."""

@@ -52,8 +52,8 @@ FIELD_NOTES: dict[str, str] = {
     "With identity_hash it is the idempotency key: the first event stored for the pair wins.",
     "ended_at": "RFC 3339 date-time; an offset is converted to UTC, no offset means UTC. "
     "Not before 2020-01-01 and not later than the server's time + 24 hours.",
-    "tool_count": "Number of tool calls in the session.",
-    "tokens_saved": "Tokens saved in the session.",
+    "tool_count": "Number of tool calls in the session; 5.0 is taken as 5, 5.5 is refused.",
+    "tokens_saved": "Tokens saved in the session; 5.0 is taken as 5, 5.5 is refused.",
     "plugin_version": "Version of the emitting plugin.",
     "github_hash": "Optional: sha256(GitHub login + the same quarterly salt).",
     "branch_sha": "Optional: a commit SHA prefix of 7-40 hex characters, stored lowercase.",
@@ -91,9 +91,12 @@ class IngestAnswer(_Answer):
 
 
 class BatchItemResult(_Answer):
-    """The outcome of one event of a batch, at the event's position; `issues` when invalid."""
+    """The outcome of one event of a batch, at the event's position; `issues` when invalid.
 
-    status: Literal["accepted", "duplicate", "invalid"]
+    `retry`: the store could not take this event now; it is not stored, send it again later.
+    """
+
+    status: Literal["accepted", "duplicate", "invalid", "retry"]
     issues: list[Issue] = Field(default_factory=list)
 
 
@@ -328,8 +331,9 @@ def _openapi_document() -> dict[str, Any]:
                     (
                         "200",
                         _answer(
-                            "One result per event, in order; an invalid event is reported "
-                            "in its result and does not reject the others.",
+                            "One result per event, in order; an invalid event, or one the "
+                            "store cannot take now (`retry`), is reported in its result and "
+                            "does not reject the others.",
                             BatchAnswer,
                         ),
                     ),

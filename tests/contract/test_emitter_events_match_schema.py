@@ -112,3 +112,34 @@ def test_emitter_sends_no_key_the_schema_does_not_know(tmp_path: Path) -> None:
         tmp_path, stdin={**HOOK_INPUT, "cwd": str(repo)}, SESSION_EVENTS_GITHUB_LOGIN="octocat"
     )
     assert set(event) <= set(SessionEvent.model_fields)
+
+
+ORIGINAL_SERVER_KEYS = {
+    "identity_hash",
+    "github_hash",
+    "session_id_hash",
+    "ended_at",
+    "tool_count",
+    "tokens_saved",
+    "branch_sha",
+    "discovery_refs",
+    "plugin_version",
+}
+
+
+def test_emitter_sends_only_the_nine_keys_the_original_server_knows(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "repo")
+    event = _dry_run(
+        tmp_path, stdin={**HOOK_INPUT, "cwd": str(repo)}, SESSION_EVENTS_GITHUB_LOGIN="octocat"
+    )
+    assert set(event) == ORIGINAL_SERVER_KEYS
+    assert SessionEvent.model_validate(event).schema_version == 1
+
+
+def test_minimal_event_has_refs_as_a_list_and_no_branch_sha(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    event = _dry_run(tmp_path, stdin={**HOOK_INPUT, "cwd": str(outside)})
+    assert event["discovery_refs"] == []
+    assert "branch_sha" not in event
+    assert "schema_version" not in event

@@ -191,7 +191,7 @@ def test_batch_request_takes_at_most_100_events() -> None:
     assert batch["properties"]["events"]["maxItems"] == 100
     assert batch["properties"]["events"]["items"] == {"$ref": "#/components/schemas/SessionEvent"}
     result = document["components"]["schemas"]["BatchItemResult"]
-    assert result["properties"]["status"]["enum"] == ["accepted", "duplicate", "invalid"]
+    assert result["properties"]["status"]["enum"] == ["accepted", "duplicate", "invalid", "retry"]
 
 
 def test_bearer_token_is_optional() -> None:

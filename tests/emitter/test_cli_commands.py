@@ -40,7 +40,7 @@ def test_dry_run_works_with_consent_off_and_says_so(
 ) -> None:
     done = run_cli("--dry-run", stdin=hook_json())
     assert done.returncode == 0
-    assert json.loads(done.stdout)["schema_version"] == 1
+    assert "identity_hash" in json.loads(done.stdout)
     assert b"telemetry is off" in done.stderr
     assert not home.state.exists()
 
@@ -67,7 +67,8 @@ def test_status_reports_consent_endpoint_and_depth(
     report = json.loads(done.stdout)
     assert report["consent"] == "on"
     assert report["consent_source"] == "SESSION_EVENTS_TELEMETRY"
-    assert report["endpoint"] == "https://ingest.example"
+    assert report["endpoint"] == "https://ingest.example/v1/session-events"
+    assert report["batch_endpoint"] == "https://ingest.example/v1/session-events/batch"
     assert report["outbox_events"] == 2
     assert report["last_delivery"] is None
 
@@ -83,10 +84,13 @@ def test_enable_records_consent_and_endpoint_in_the_config_file(home: Any, run_c
     done = run_cli("enable", "--url", "https://ingest.example/")
     assert done.returncode == 0
     config = json.loads((home.state / "config.json").read_text())
-    assert config == {"telemetry": "on", "url": "https://ingest.example"}
+    assert config == {"telemetry": "on", "url": "https://ingest.example/"}
     assert (home.state / "config.json").stat().st_mode & 0o777 == 0o600
     status = json.loads(run_cli("status", "--json").stdout)
-    assert (status["consent"], status["endpoint"]) == ("on", "https://ingest.example")
+    assert (status["consent"], status["endpoint"]) == (
+        "on",
+        "https://ingest.example/v1/session-events",
+    )
 
 
 def test_enable_warns_when_do_not_track_still_wins(
@@ -167,3 +171,16 @@ def test_console_script_is_installed() -> None:
 
     script = shutil.which("session-event-emit", path=os.path.dirname(sys.executable))
     assert script is not None
+
+
+def test_disable_also_forgets_the_refs_recorded_for_running_sessions(
+    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    done = run_cli("ref", "--session-id", "running-session", "docs:quickstart")
+    assert done.returncode == 0
+    refs_dir = consent_on.state / "session-refs"
+    assert list(refs_dir.iterdir())
+    monkeypatch.delenv("SESSION_EVENTS_TELEMETRY")
+    assert run_cli("disable").returncode == 0
+    assert [p for p in refs_dir.iterdir() if p.suffix == ".json"] == []

@@ -1,4 +1,4 @@
-"""Consent and endpoint resolution: flag > environment > config file > default (off)."""
+"""Consent (any off wins, then any on, else off) and endpoint resolution (flag > env > file)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def test_consent_is_off_by_default(tmp_path: Path) -> None:
     [
         ({"SESSION_EVENTS_TELEMETRY": "on"}, True, "SESSION_EVENTS_TELEMETRY"),
         ({"SESSION_EVENTS_TELEMETRY": "off"}, False, "SESSION_EVENTS_TELEMETRY"),
-        ({"ASHLR_TELEMETRY": "opt-in"}, True, "ASHLR_TELEMETRY"),
+        ({"ASHLR_TELEMETRY": "on"}, True, "ASHLR_TELEMETRY"),
+        ({"ASHLR_TELEMETRY": "opt-in"}, False, "default (opt-in: off until enabled)"),
         ({"ASHLR_TELEMETRY": "off"}, False, "ASHLR_TELEMETRY"),
         (
             {"SESSION_EVENTS_TELEMETRY": "off", "ASHLR_TELEMETRY": "on"},
@@ -67,9 +68,21 @@ def test_do_not_track_zero_or_false_does_not_block(tmp_path: Path, value: str) -
     assert Settings.load(env).consent.enabled is True
 
 
-def test_flag_beats_environment(tmp_path: Path) -> None:
+def test_flag_on_does_not_outvote_an_environment_off(tmp_path: Path) -> None:
     env = _env(tmp_path, SESSION_EVENTS_TELEMETRY="off")
-    assert Settings.load(env, telemetry=True).consent.enabled is True
+    consent = Settings.load(env, telemetry=True).consent
+    assert (consent.enabled, consent.source) == (False, "SESSION_EVENTS_TELEMETRY")
+
+
+def test_flag_off_beats_an_environment_on(tmp_path: Path) -> None:
+    env = _env(tmp_path, SESSION_EVENTS_TELEMETRY="on")
+    consent = Settings.load(env, telemetry=False).consent
+    assert (consent.enabled, consent.source) == (False, "command-line flag")
+
+
+def test_flag_on_turns_consent_on_when_nothing_says_off(tmp_path: Path) -> None:
+    consent = Settings.load(_env(tmp_path), telemetry=True).consent
+    assert (consent.enabled, consent.source) == (True, "command-line flag")
 
 
 def test_environment_beats_config_file(tmp_path: Path) -> None:
@@ -115,55 +128,6 @@ def test_malformed_config_file_is_ignored(tmp_path: Path) -> None:
 )
 def test_parse_switch_reads_on_off_words(word: str, expected: bool | None) -> None:
     assert parse_switch(word) is expected
-
-
-@pytest.mark.parametrize(
-    ("variables", "base", "source"),
-    [
-        (
-            {"SESSION_EVENTS_URL": "https://ingest.example/"},
-            "https://ingest.example",
-            "SESSION_EVENTS_URL",
-        ),
-        (
-            {"ASHLR_SESSION_EVENTS_URL": "https://api.example/v1/session-events"},
-            "https://api.example",
-            "ASHLR_SESSION_EVENTS_URL",
-        ),
-        (
-            {"ASHLR_API_URL": "https://api.example/base/"},
-            "https://api.example/base",
-            "ASHLR_API_URL",
-        ),
-        (
-            {"SESSION_EVENTS_URL": "https://a.example", "ASHLR_API_URL": "https://b.example"},
-            "https://a.example",
-            "SESSION_EVENTS_URL",
-        ),
-        ({}, None, "not configured (nothing is sent)"),
-    ],
-)
-def test_endpoint_comes_from_environment_and_aliases(
-    tmp_path: Path, variables: dict[str, str], base: str | None, source: str
-) -> None:
-    settings = Settings.load(_env(tmp_path, **variables))
-    assert (settings.base_url, settings.url_source) == (base, source)
-
-
-def test_url_flag_beats_environment(tmp_path: Path) -> None:
-    env = _env(tmp_path, SESSION_EVENTS_URL="https://env.example")
-    assert Settings.load(env, url="http://127.0.0.1:1").base_url == "http://127.0.0.1:1"
-
-
-def test_endpoint_from_config_file(tmp_path: Path) -> None:
-    _write_json(tmp_path / "state" / "config.json", {"url": "https://cfg.example"})
-    assert Settings.load(_env(tmp_path)).batch_url == "https://cfg.example/v1/session-events/batch"
-
-
-def test_non_http_url_is_ignored_with_a_warning(tmp_path: Path) -> None:
-    settings = Settings.load(_env(tmp_path, SESSION_EVENTS_URL="file:///etc/passwd"))
-    assert settings.base_url is None
-    assert any("SESSION_EVENTS_URL" in warning for warning in settings.warnings)
 
 
 def test_default_home_follows_xdg_state_home(tmp_path: Path) -> None:

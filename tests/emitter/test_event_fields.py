@@ -26,7 +26,7 @@ REQUIRED = {
     "tokens_saved",
     "plugin_version",
 }
-ALLOWED = REQUIRED | {"github_hash", "branch_sha", "discovery_refs", "schema_version"}
+ALLOWED = REQUIRED | {"github_hash", "branch_sha", "discovery_refs"}
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -67,7 +67,7 @@ def test_payload_has_exactly_the_contract_fields(home: Any) -> None:
     assert HEX64.fullmatch(str(event["identity_hash"]))
     assert HEX64.fullmatch(str(event["session_id_hash"]))
     assert event["plugin_version"] == __version__
-    assert event["schema_version"] == 1
+    assert "schema_version" not in event
     assert event["discovery_refs"] == []
     assert isinstance(event["tool_count"], int)
     assert isinstance(event["tokens_saved"], int)
@@ -215,7 +215,11 @@ def test_flags_set_counts(home: Any) -> None:
 def test_counts_come_from_the_original_stats_file(home: Any) -> None:
     legacy = home.legacy
     legacy.mkdir()
-    stats = {"sessions": {"s-1": {"calls": 12, "tokensSaved": 3400}, "s-2": {"calls": 1}}}
+    stats = {
+        "schemaVersion": 2,
+        "sessions": {"s-1": {"calls": 12, "tokensSaved": 3400}, "s-2": {"calls": 1}},
+        "lifetime": {"calls": 13, "tokensSaved": 3400},
+    }
     (legacy / "stats.json").write_text(json.dumps(stats))
     event = make_event(HookInput(session_id="s-1"))
     assert (event["tool_count"], event["tokens_saved"]) == (12, 3400)

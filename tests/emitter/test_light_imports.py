@@ -13,7 +13,9 @@ from session_event_emitter.outbox import _is_key_file
 from session_event_emitter.settings import Settings, is_github_login, is_ref
 
 _REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+# Up to 100 characters, no control character, no JavaScript white space at either end.
+_JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_LOGIN_RE = re.compile(rf"(?![{_JS_SPACE}])[^\x00-\x1f\x7f-\x9f]{{1,100}}(?<![{_JS_SPACE}])")
 _KEY_FILE_RE = re.compile(r"[0-9a-f]{64}\.json")
 
 
@@ -37,14 +39,15 @@ def test_validators_match_the_patterns_they_replace(seed: int) -> None:
 
 @pytest.mark.parametrize(
     ("state", "expected"),
-    [("/tmp//x/./y/", "/tmp/x/y"), ("rel/dir", "rel/dir"), ("~/state", None)],
+    [("/tmp//x/./y/", "/tmp/x/y"), ("rel/dir", None), ("~/state", None)],
 )
 def test_settings_paths_match_pathlib(state: str, expected: str | None, tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path) + "//", "SESSION_EVENTS_HOME": state}
     settings = Settings.load(env)
-    assert settings.home == Path(state).expanduser()
-    assert settings.home_dir == str(Path(state).expanduser())
+    resolved = Path(state).expanduser().absolute()
+    assert settings.home == resolved
+    assert settings.home_dir == str(resolved)
     assert expected is None or settings.home_dir == expected
     assert settings.user_home == tmp_path
     assert settings.legacy_dir_path == os.fspath(tmp_path / ".ashlr")
-    assert settings.config_path == Path(state).expanduser() / "config.json"
+    assert settings.config_path == resolved / "config.json"

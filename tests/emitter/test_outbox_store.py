@@ -127,16 +127,6 @@ def test_dead_letter_folder_is_bounded(tmp_path: Path) -> None:
     assert len(outbox.dead_letters()) == 2
 
 
-def test_record_attempt_counts_and_keeps_the_order(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
-    outbox.put(_key(1), _event(1))
-    [entry] = outbox.entries()
-    assert outbox.record_attempt(entry) == 1
-    [again] = outbox.entries()
-    assert again.attempts == 1
-    assert again.enqueued_at == entry.enqueued_at
-
-
 def test_clear_removes_every_pending_event(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path)
     for n in range(3):

@@ -1,4 +1,4 @@
-"""The sender against loopback stubs: acknowledgements, dead letters, retries, consent, lock."""
+"""Delivery against loopback stubs: verdicts, dead letters, refusals kept pending, consent, lock."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ from typing import Any
 import pytest
 
 from session_event_emitter import audit
+from session_event_emitter.delivery import Policy, deliver
+from session_event_emitter.gate import sender_lock
 from session_event_emitter.outbox import Outbox
-from session_event_emitter.sender import (
-    Policy,
-    backoff_delay,
-    deliver,
-    parse_retry_after,
-    sender_lock,
-)
 from session_event_emitter.settings import Settings
 
 FAST = Policy(deadline=3.0, base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
@@ -90,32 +85,60 @@ def test_invalid_item_goes_to_dead_letter_and_others_are_delivered(
     assert (report.accepted, report.dead_lettered) == (1, 1)
 
 
-@pytest.mark.parametrize("status", [400, 413, 415])
-def test_rejected_request_goes_to_dead_letter_and_is_not_retried(
-    online: Any, stub_server: Any, status: int
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, {"ok": False, "error": "invalid_json"}),
+        (400, {"ok": False, "error": "validation_failed", "issues": []}),
+        (401, {"ok": False, "error": "unauthorized"}),
+        (403, {"error": "Forbidden"}),
+        (404, {"ok": False, "error": "not_found"}),
+        (413, {"ok": False, "error": "payload_too_large"}),
+        (415, {"ok": False, "error": "unsupported_media_type"}),
+        (418, "<html><body>I'm a teapot</body></html>"),
+        (500, {"ok": False, "error": "internal"}),
+    ],
+)
+def test_whole_request_answers_keep_every_event_pending_however_often_they_repeat(
+    online: Any, stub_server: Any, status: int, body: object
 ) -> None:
-    _enqueue(online, 1)
-    stub_server.reply(status, {"ok": False, "error": "validation_failed"})
-    _deliver()
-    assert online.outbox_files() == []
-    [record] = Outbox(online.state).dead_letters()
-    assert record["reason"] == f"http_{status}"
-    assert len(stub_server.received) == 1
-    _deliver()
-    assert len(stub_server.received) == 1
+    keys = _enqueue(online, 3)
+    stub_server.reply(status, body)
+    for _ in range(12):
+        report = _deliver(Policy(deadline=0.5, base_delay=0.01, max_delay=0.02))
+        assert report.outcome == "pending"
+        assert f"HTTP {status}" in report.detail
+    assert sorted(p.stem for p in online.outbox_files()) == sorted(keys)
+    assert Outbox(online.state).dead_letters() == []
+    stub_server.accept()
+    assert _deliver().outcome == "delivered"
+    assert sorted(e["session_id_hash"] for e in stub_server.events[-3:]) == sorted(keys)
 
 
-def test_rejected_batch_is_retried_one_event_at_a_time(online: Any, stub_server: Any) -> None:
-    _enqueue(online, 3)
+def test_a_batch_refused_with_413_is_split_until_it_passes(online: Any, stub_server: Any) -> None:
+    _enqueue(online, 40)
 
     def respond(events: list[dict[str, object]]) -> Any:
-        if len(events) > 1 or events[0]["tool_count"] == 1:
-            return 400, {}, {"ok": False, "error": "validation_failed"}
-        return 200, {}, {"ok": True, "results": [{"status": "accepted"}]}
+        if len(events) > 10:
+            return 413, {}, {"ok": False, "error": "payload_too_large"}
+        return 200, {}, {"ok": True, "results": [{"status": "accepted"}] * len(events)}
 
     stub_server.responder = respond
     report = _deliver()
-    assert (report.accepted, report.dead_lettered) == (2, 1)
+    assert report.accepted == 40 and online.outbox_files() == []
+
+
+def test_retry_verdict_keeps_the_event_pending_and_delivers_it_next_run(
+    online: Any, stub_server: Any
+) -> None:
+    keys = _enqueue(online, 2)
+    stub_server.results("accepted", "retry")
+    report = _deliver()
+    assert (report.accepted, report.retry_later, report.outcome) == (1, 1, "pending")
+    assert [p.stem for p in online.outbox_files()] == [keys[1]]
+    assert len(stub_server.received) == 1  # not tried again in the same run
+    stub_server.accept()
+    assert _deliver().accepted == 1
     assert online.outbox_files() == []
 
 
@@ -153,7 +176,7 @@ def test_outbox_survives_a_503_outage_and_is_delivered_when_the_server_returns(
     keys = _enqueue(online, 2)
     stub_server.reply(503, {"ok": False, "error": "store_unavailable"}, {"Retry-After": "0"})
     report = _deliver(Policy(deadline=0.5, base_delay=0.01, max_delay=0.05))
-    assert report.outcome in ("retry_later", "deadline")
+    assert report.outcome == "pending"
     assert len(online.outbox_files()) == 2
     stub_server.accept()
     _deliver()
@@ -184,16 +207,6 @@ def test_outbox_survives_a_hanging_server(
     monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)
     _deliver()
     assert consent_on.outbox_files() == []
-
-
-def test_server_error_keeps_the_event_and_counts_the_attempt(online: Any, stub_server: Any) -> None:
-    _enqueue(online, 1)
-    stub_server.reply(500, {"ok": False, "error": "internal"})
-    report = _deliver()
-    assert report.outcome == "http_error"
-    [entry] = Outbox(online.state).entries()
-    assert entry.attempts == 1
-    assert len(stub_server.received) == 1
 
 
 def test_consent_withdrawn_before_sending_sends_nothing(
@@ -243,32 +256,75 @@ def test_ingest_token_is_sent_as_bearer(
     assert seen == ["Bearer t0ken"]
 
 
-@pytest.mark.parametrize(
-    ("header", "seconds"), [("7", 7.0), ("0", 0.0), (None, None), ("soon", None)]
-)
-def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(header) == seconds
-
-
-def test_parse_retry_after_http_date_in_the_past_is_zero() -> None:
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-
-
-@pytest.mark.parametrize("attempt", [1, 2, 3, 10])
-def test_backoff_grows_with_jitter_and_is_capped(attempt: int) -> None:
-    policy = Policy(base_delay=0.5, max_delay=4.0)
-    ceiling = min(4.0, 0.5 * 2 ** (attempt - 1))
-    delay = backoff_delay(attempt, policy)
-    assert ceiling / 2 <= delay <= ceiling
-
-
-def test_retry_after_is_capped() -> None:
-    policy = Policy(base_delay=0.1, max_delay=1.0, retry_after_cap=30.0)
-    assert backoff_delay(1, policy, retry_after=3600) == 30.0
-
-
 def test_delivered_audit_record_holds_the_event(online: Any, stub_server: Any) -> None:
     _enqueue(online, 1)
     _deliver()
     [record] = audit.read_delivered(online.state)
     assert json.dumps(record["event"]) == json.dumps(stub_server.events[0])
+
+
+def test_disable_waits_for_the_request_in_flight_and_nothing_leaves_after_it(
+    online: Any, stub_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+    import contextlib
+    import io
+    import threading
+    import time
+
+    from session_event_emitter import commands
+
+    monkeypatch.delenv("SESSION_EVENTS_TELEMETRY")  # consent from the config file, as `enable`
+    with contextlib.redirect_stdout(io.StringIO()):
+        commands.enable(argparse.Namespace(url=None))
+    _enqueue(online, 150)  # two batches
+    answered: list[float] = []
+    first = threading.Event()
+
+    def respond(events: list[dict[str, object]]) -> Any:
+        if not first.is_set():
+            first.set()
+            stub_server.release.wait(10)
+        answered.append(time.monotonic())
+        return 200, {}, {"ok": True, "results": [{"status": "accepted"}] * len(events)}
+
+    stub_server.responder = respond
+    policy = Policy(deadline=20.0, read_timeout=15.0, base_delay=0.01, max_delay=0.05)
+    sender = threading.Thread(target=_deliver, args=(policy,))
+    sender.start()
+    assert first.wait(10)
+    out = io.StringIO()
+    returned: list[float] = []
+
+    def withdraw() -> None:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            commands.disable(argparse.Namespace(url=None))
+        returned.append(time.monotonic())
+
+    disabling = threading.Thread(target=withdraw)
+    disabling.start()
+    disabling.join(0.5)
+    assert disabling.is_alive()  # waiting for the answer to the request in flight
+    stub_server.release.set()
+    disabling.join(10)
+    sender.join(10)
+    assert answered and returned and returned[0] >= answered[0]
+    assert [len(batch) for batch in stub_server.received] == [100]  # nothing after "off"
+    assert "50 pending event(s) deleted" in out.getvalue()
+
+
+def test_dead_letters_are_listed_by_status_and_retry_dead_puts_them_back(
+    online: Any, stub_server: Any, run_cli: Any
+) -> None:
+    _enqueue(online, 2)
+    stub_server.results("invalid", "invalid")
+    assert _deliver().dead_lettered == 2
+    assert online.outbox_files() == []
+    status = run_cli("status").stdout.decode()
+    assert "dead letters:  2" in status and "retry-dead" in status
+    done = run_cli("retry-dead")
+    assert done.returncode == 0 and b"2 dead letter(s) put back" in done.stdout
+    assert len(online.outbox_files()) == 2
+    assert Outbox(online.state).dead_letters() == []
+    stub_server.accept()
+    assert _deliver().accepted == 2

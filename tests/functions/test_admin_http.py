@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from conftest import AppFactory
 from flask.testing import FlaskClient
-from support import URL, hexhash
+from support import URL, Backend, hexhash
 from test_stats_http import (
     INGEST_TOKEN,
     JOB,
     JOB_TOKEN,
+    READ_ENV,
     READ_TOKEN,
     bearer,
     crowd,
@@ -28,6 +29,12 @@ SESSION = hexhash("session-1-1-0")
 JSON_ROUTES = ["/admin/sessions", f"/admin/sessions/{SESSION}", "/admin/rollups?kind=daily"]
 HTML_ROUTES = ["/admin/", f"/admin/sessions/{SESSION}/view"]
 ALL_ROUTES = JSON_ROUTES + HTML_ROUTES
+
+
+@pytest.fixture(autouse=True)
+def _no_read_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in READ_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 def basic(password: str, user: str = "operator") -> dict[str, str]:
@@ -352,3 +359,64 @@ def test_operator_answers_match_their_published_models(
     body = get(operator, path)
     getattr(openapi_read, model).model_validate(body)
     assert body["ok"] is True
+
+
+# ---- the same answers on every store -----------------------------------------------------------
+
+
+def test_every_store_gives_the_same_operator_and_public_answers(
+    make_client: AppFactory, backend: Backend, tmp_path: Path
+) -> None:
+    tokens = {
+        "SESSION_EVENTS_JOB_TOKEN": JOB_TOKEN,
+        "SESSION_EVENTS_READ_TOKEN": READ_TOKEN,
+        "SESSION_EVENTS_PUBLIC_STATS": "on",
+    }
+    reference = {
+        "SESSION_EVENTS_STORE": "sqlite",
+        "SESSION_EVENTS_SQLITE_PATH": str(tmp_path / "reference.db"),
+    }
+    bodies = crowd() + [event_body(300 + i, 0, github_hash=hexhash(f"g{i}")) for i in range(3)]
+    answers = []
+    for env in (reference, backend.env):
+        each = make_client(**env, **tokens)  # one runtime at a time: the store of this env
+        seed(each, bodies)
+        assert each.post(JOB, headers=bearer(JOB_TOKEN)).get_json()["events"] == len(bodies)
+        answers.append(
+            [
+                get(each, path)
+                for path in [
+                    "/admin/sessions?limit=200",
+                    "/admin/sessions?logged_in=true",
+                    "/admin/sessions?logged_in=false&limit=5",
+                    f"/admin/sessions/{bodies[0]['session_id_hash']}",
+                    "/admin/rollups?kind=daily",
+                    "/admin/rollups?kind=versions",
+                    "/admin/rollups?kind=refs",
+                    "/v1/stats/daily",
+                    "/v1/stats/versions?window=7d",
+                    "/v1/stats/refs",
+                ]
+            ]
+        )
+    expected, found = answers
+    # ties on ended_at may be ordered differently; everything else is the same
+    for listing in (0, 1):
+        key = lambda s: s["session_id_hash"]  # noqa: E731
+        expected[listing]["sessions"].sort(key=key)
+        found[listing]["sessions"].sort(key=key)
+    for page in (expected[2], found[2]):  # which of the tied sessions make the page may differ
+        page["sessions"] = [s["ended_at"] for s in page["sessions"]]
+        page["next_cursor"] = page["next_cursor"] is not None
+    assert found == expected
+
+
+def test_log_lines_of_operator_routes_carry_no_hash(
+    operator: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    for suffix in ("", "/view"):
+        operator.get(f"/admin/sessions/{SESSION}{suffix}", headers=bearer(READ_TOKEN))
+    logged = capsys.readouterr().out
+    assert '"route":"/admin/sessions/{session_id_hash}"' in logged
+    assert SESSION not in logged and SESSION[:6] not in logged

@@ -6,6 +6,10 @@ be the one the plain computation gives, and the same on every store.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import hexhash
+from support import ROOT, hexhash
 
 from session_events.errors import StoreUnavailable
 from session_events.job import run_rollup
 from session_events.readmodel import Cursor, StoredEvent
 from session_events.rollup import Plan, compute
 from session_events.rollupdocs import read_daily, read_refs, read_versions, to_documents
-from session_events.schema import SessionEvent
+from session_events.schema import SessionEvent, format_timestamp
 from session_events.stores.base import EventRecord, ReadStore
 
 NOW = datetime(2026, 5, 28, 18, 0, tzinfo=UTC)
@@ -298,3 +302,57 @@ def test_the_job_sweeps_on_sqlite(tmp_path: Path) -> None:
     store.put_many([record(make_event(1, 10), retention_days=1)])
     result = run_rollup(store, days=8, clock=lambda: RECEIVED + timedelta(days=2))
     assert result.swept == 1
+
+
+def _job_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """What `make rollup` runs."""
+    return subprocess.run(
+        [sys.executable, "-m", "session_events.job"],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "functions"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_command_line_job_runs_once_on_the_configured_store(tmp_path: Path) -> None:
+    from session_events.stores.sqlite import SqliteStore
+
+    path = tmp_path / "events.db"
+    store = SqliteStore(str(path))
+    today = datetime.now(UTC)
+    store.put_many([record(make_event(1, 10) | {"ended_at": format_timestamp(today)})])
+    store.close()
+    done = _job_command(
+        {
+            "SESSION_EVENTS_STORE": "sqlite",
+            "SESSION_EVENTS_SQLITE_PATH": str(path),
+            "SESSION_EVENTS_ROLLUP_DAYS": "3",
+        }
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["ok"], len(answer["days"]), answer["events"]) == (True, 3, 1)
+    reopened = SqliteStore(str(path))
+    key = f"daily:{today.date().isoformat()}"
+    assert json.loads(reopened.read_rollups([key])[key])["identities"] == 1
+
+
+def test_the_command_line_job_fails_loudly_when_the_store_is_unreachable() -> None:
+    done = _job_command(
+        {"SESSION_EVENTS_STORE": "sqlite", "SESSION_EVENTS_SQLITE_PATH": "/proc/nowhere/events.db"}
+    )
+    assert done.returncode == 1
+    assert "nothing written" in done.stderr
+
+
+def test_a_window_larger_than_one_page_is_read_whole(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import session_events.stores.firestore_read as firestore_read
+
+    monkeypatch.setattr(firestore_read, "WINDOW_PAGE", 3)
+    fill(store, [make_event(i, 10 + i % 3, n=i) for i in range(11)])
+    found = list(store.events_between("2026-05-01T00:00:00.000Z", "2026-06-01T00:00:00.000Z"))
+    assert len({e.session_id_hash for e in found}) == len(found) == 11

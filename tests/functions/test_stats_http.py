@@ -285,3 +285,31 @@ def test_publish_k_raises_the_threshold(
     client.post(JOB, headers=bearer(JOB_TOKEN))
     body = client.get("/v1/stats/refs").get_json()
     assert (body["k"], body["rows"]) == (30, [])
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/v1/stats/daily", "DailyStats"),
+        ("/v1/stats/versions?window=7d", "VersionStats"),
+        ("/v1/stats/refs", "RefStats"),
+    ],
+)
+def test_stats_answers_match_their_published_models(
+    public: FlaskClient, path: str, model: str
+) -> None:
+    from session_events import openapi_read
+
+    body = public.get(path).get_json()
+    getattr(openapi_read, model).model_validate(body)
+    assert body["ok"] is True
+
+
+def test_job_answer_matches_its_published_model(
+    make_client: AppFactory, sqlite_env: dict[str, str]
+) -> None:
+    from session_events.openapi_read import JobAnswer
+
+    client = make_client(**sqlite_env, SESSION_EVENTS_JOB_TOKEN=JOB_TOKEN)
+    answer = JobAnswer.model_validate(client.post(JOB, headers=bearer(JOB_TOKEN)).get_json())
+    assert answer.events == 0

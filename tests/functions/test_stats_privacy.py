@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,8 @@ from session_events.privacy import (
     suppressed_positions,
 )
 from session_events.readconfig import ReadSettings
-from session_events.rollup import DailyRow, RefRow, VersionRow
+from session_events.readmodel import StoredEvent
+from session_events.rollup import DailyRow, Plan, RefRow, VersionRow, compute
 
 
 def daily(*counts: tuple[int, int]) -> list[DailyRow]:
@@ -145,3 +148,50 @@ def test_no_suppressed_number_follows_from_the_published_ones_and_a_total(
         if len(shown) > 1:
             # a published total minus the published rows leaves two or more hidden rows, never one
             assert len(hidden) != 1
+
+
+def _event(identity: int, day: int, n: int, version: str) -> StoredEvent:
+    return StoredEvent(
+        identity_hash=f"{identity:064x}",
+        session_id_hash=f"{identity:032x}{day:016x}{n:016x}",
+        ended_at=f"2026-05-{day:02d}T10:00:{n:02d}.000Z",
+        tool_count=n,
+        tokens_saved=n,
+        plugin_version=version,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 40),
+            st.integers(1, 28),
+            st.integers(0, 3),
+            st.sampled_from(["1.0", "1.1", "2.0"]),
+        ),
+        max_size=150,
+        unique_by=lambda t: t[:3],
+    ),
+    ks,
+)
+def test_published_rows_of_real_rollups_describe_at_least_k_identities(
+    rows: list[tuple[int, int, int, str]], k: int
+) -> None:
+    events = [_event(*row) for row in rows]
+    plan = Plan(last_day=date(2026, 5, 28), days=28)
+    rollups = compute(events, plan)
+    for shown in public_daily(rollups.daily, k):
+        if not shown["suppressed"]:
+            truth = {e.identity_hash for e in events if e.day == shown["day"]}
+            assert len(truth) >= k
+    for window, days in (("7d", 7), ("28d", 28)):
+        for shown in public_versions(rollups.versions[window], k):
+            if not shown["suppressed"]:
+                first = f"2026-05-{29 - days:02d}"
+                truth = {
+                    e.identity_hash
+                    for e in events
+                    if e.plugin_version == shown["version"] and e.day >= first
+                }
+                assert len(truth) >= k

@@ -120,7 +120,8 @@ DEPLOY = [
     f"--region={REGION}", f"--project={PROJECT}", "--source=functions",
     "--entry-point=session_events", "--trigger-http", "--allow-unauthenticated",
     f"--service-account={SA}", "--memory=512Mi", "--cpu=1", "--concurrency=80",
-    "--min-instances=0", "--max-instances=10", "--env-vars-file=infra/env.prod.yaml",
+    "--min-instances=0", "--max-instances=10", "--timeout=540s",
+    "--env-vars-file=infra/env.prod.yaml",
     f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest", "--quiet",
 ]
 DESCRIBE_FN = [

@@ -87,9 +87,9 @@ def recorded(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) -> list[A
     queries: list[Any] = []
     stream, count = FirestoreStore._stream, FirestoreStore._count
 
-    def recording_stream(self: FirestoreStore, query: Any) -> Any:
+    def recording_stream(self: FirestoreStore, query: Any, **options: Any) -> Any:
         queries.append(query._to_protobuf())
-        return stream(self, query)
+        return stream(self, query, **options)
 
     def recording_count(self: FirestoreStore, query: Any) -> int:
         queries.append(query._to_protobuf())

@@ -1,4 +1,4 @@
-"""The ``session-event-emit`` command: the hook (no subcommand) and status/flush/enable/disable/log.
+"""The ``session-event-emit`` command: the hook (no subcommand) and its subcommands.
 
 Without a subcommand this is the SessionEnd hook: it never writes to stdout (``--dry-run``
 prints the event and nothing else), never raises, and exits 0 whatever happens.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
 
-SUBCOMMANDS = ("status", "flush", "enable", "disable", "log")
+SUBCOMMANDS = ("status", "flush", "enable", "disable", "retry-dead", "log", "ref")
 
 
 class UsageError(Exception):
@@ -77,7 +77,10 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     _Parser, _Formatter = _parser_classes()
     common = _Parser(add_help=False, formatter_class=_Formatter)
     common.add_argument(
-        "--url", default=None, help="base URL of the ingest function (beats SESSION_EVENTS_URL)"
+        "--url",
+        default=None,
+        help="URL of the ingest function, its base or its /v1/session-events endpoint "
+        "(beats SESSION_EVENTS_URL)",
     )
     parser = _Parser(
         prog="session-event-emit",
@@ -126,6 +129,12 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         help="withdraw consent and empty the outbox",
     )
+    sub.add_parser(
+        "retry-dead",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="put the dead letters (events the server called invalid) back in the outbox",
+    )
     log = sub.add_parser(
         "log",
         parents=[common],
@@ -133,6 +142,14 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
         help="show the events that were delivered",
     )
     log.add_argument("-n", "--limit", type=int, default=20, help="last N events (0 = all)")
+    ref = sub.add_parser(
+        "ref",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="record discovery refs touched in the running session",
+    )
+    ref.add_argument("--session-id", default=None, help="the session (else the hook JSON on stdin)")
+    ref.add_argument("refs", nargs="*", metavar="REF")
     return parser
 
 
@@ -149,8 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(arguments)
     except UsageError as error:
         sys.stderr.write(f"session-event-emit: {error}\n")
-        is_hook = not any(token in SUBCOMMANDS for token in arguments)
-        return 0 if is_hook else 2
+        return 0 if _is_hook_run(arguments) else 2
     if args.command is None:
         return _hook(args)
     from session_event_emitter import commands
@@ -160,9 +176,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "flush": commands.flush,
         "enable": commands.enable,
         "disable": commands.disable,
+        "retry-dead": commands.retry_dead,
         "log": commands.log,
+        "ref": _ref,
     }[args.command]
     return handler(args)
+
+
+def _ref(args: argparse.Namespace) -> int:
+    from session_event_emitter import refs
+
+    return refs.command(args)
+
+
+def _is_hook_run(arguments: Sequence[str]) -> bool:
+    """The SessionEnd hook, or ``ref`` run from a hook: such runs always exit 0."""
+    if "ref" in arguments:
+        from session_event_emitter import refs
+
+        return refs.runs_as_hook(arguments, sys.stdin)
+    return not any(token in SUBCOMMANDS for token in arguments)
 
 
 def _hook(args: argparse.Namespace | _BareHookArgs) -> int:
@@ -189,7 +222,7 @@ def run() -> NoReturn:
     except SystemExit:
         raise
     except BaseException as exc:
-        is_hook = not any(token in SUBCOMMANDS for token in sys.argv[1:])
+        is_hook = _is_hook_run(sys.argv[1:])
         if not is_hook:
             sys.stderr.write(f"session-event-emit: failed: {type(exc).__name__}: {exc}\n")
         code = 0 if is_hook else 1

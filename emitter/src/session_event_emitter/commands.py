@@ -1,4 +1,4 @@
-"""The user-facing subcommands: status, flush, enable, disable and log."""
+"""The user-facing subcommands: status, flush, enable, disable, retry-dead and log."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 
-from session_event_emitter import audit
+from session_event_emitter import audit, refs
 from session_event_emitter.fsutil import ensure_private_dir, read_json_object, write_atomic
 from session_event_emitter.outbox import Outbox
 from session_event_emitter.settings import Settings
+
+# The foreground run's own deadline, then the kernel's: a grace second past it.
+FLUSH_GRACE_SECONDS = 1.0
 
 
 def _out(text: str) -> None:
@@ -20,78 +23,98 @@ def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def _endpoint_line(settings: Settings) -> str:
+    """The endpoint in words: where events go, or why they cannot go anywhere."""
+    endpoint = settings.endpoint
+    if endpoint is not None:
+        from session_event_emitter import modes
+
+        if endpoint.batch is None or modes.single_only(settings.home, endpoint.batch):
+            mode = "one event per request (single-event endpoint)"
+        else:
+            mode = "batches"
+        return f"{endpoint.shown}, {mode} (source: {settings.url_source})"
+    return settings.url_problem or f"- ({settings.url_source})"
+
+
+def _last_delivery_line(last: dict[str, object]) -> str:
+    counts = ", ".join(
+        f"{name.replace('_', ' ')} {last.get(name, 0)}"
+        for name in ("accepted", "duplicate", "dead_lettered", "retry_later", "remaining")
+    )
+    detail = f"\n               {last['detail']}" if last.get("detail") else ""
+    return f"{last.get('at', '?')} {last.get('outcome', '?')} ({counts}){detail}"
+
+
 def status(args: argparse.Namespace) -> int:
     settings = Settings.load(url=args.url)
     outbox = Outbox(settings.home)
     depth = outbox.depth()
+    dead = outbox.dead_letters()
+    last = audit.read_last_delivery(settings.home)
+    endpoint = settings.endpoint
     report = {
         "consent": "on" if settings.consent.enabled else "off",
         "consent_source": settings.consent.source,
-        "endpoint": settings.base_url,
+        "endpoint": endpoint.single if endpoint is not None else None,
+        "batch_endpoint": endpoint.batch if endpoint is not None else None,
         "endpoint_source": settings.url_source,
+        "endpoint_problem": settings.url_problem,
+        "endpoint_line": _endpoint_line(settings),
         "home": str(settings.home),
         "outbox_events": depth.events,
         "outbox_bytes": depth.bytes,
-        "dead_letters": len(outbox.dead_letters()),
+        "dead_letters": len(dead),
         "counters": depth.counters,
-        "last_delivery": audit.read_last_delivery(settings.home) or None,
+        "last_delivery": last or None,
         "warnings": list(settings.warnings),
     }
     if args.json:
         _out(json.dumps(report, indent=2, sort_keys=True))
         return 0
     _out(f"consent:       {report['consent']} (source: {settings.consent.source})")
-    _out(f"endpoint:      {settings.base_url or '-'} (source: {settings.url_source})")
+    _out(f"endpoint:      {report['endpoint_line']}")
     _out(f"home:          {settings.home}")
-    _out(f"outbox:        {depth.events} event(s), {depth.bytes} bytes")
-    _out(f"dead letters:  {report['dead_letters']}")
+    _out(f"outbox:        {depth.events} event(s) pending, {depth.bytes} bytes")
+    _out(
+        f"dead letters:  {len(dead)}"
+        + (" (the server called them invalid; `retry-dead` puts them back)" if dead else "")
+    )
+    for record in dead[-5:]:
+        issues = record.get("issues") or []
+        first = issues[0] if isinstance(issues, list) and issues else {}
+        where = ".".join(str(p) for p in first.get("loc", [])) if isinstance(first, dict) else ""
+        _out(f"               {record.get('reason', '?')}: {where} {first.get('msg', '')}".rstrip())
     if depth.counters:
         counters = ", ".join(f"{k}={v}" for k, v in sorted(depth.counters.items()))
         _out(f"counters:      {counters}")
-    last = audit.read_last_delivery(settings.home)
-    if last:
-        _out(
-            "last delivery: {at} {outcome} (accepted {accepted}, duplicate {duplicate}, "
-            "dead-lettered {dead_lettered}, remaining {remaining}){detail}".format(
-                at=last.get("at", "?"),
-                outcome=last.get("outcome", "?"),
-                accepted=last.get("accepted", 0),
-                duplicate=last.get("duplicate", 0),
-                dead_lettered=last.get("dead_lettered", 0),
-                remaining=last.get("remaining", 0),
-                detail=f": {last['detail']}" if last.get("detail") else "",
-            )
-        )
-    else:
-        _out("last delivery: never")
+    _out(f"last delivery: {_last_delivery_line(last) if last else 'never'}")
     for warning in settings.warnings:
         _out(f"warning:       {warning}")
     return 0
 
 
 def flush(args: argparse.Namespace) -> int:
-    from session_event_emitter import sender  # imports requests: never on the hook path
+    from session_event_emitter import deadline, delivery  # requests: never on the hook path
 
     settings = Settings.load(url=args.url, sender_deadline=args.deadline)
     if not settings.consent.enabled:
         _err(f"telemetry is off ({settings.consent.source}); nothing sent")
         return 0
-    if settings.base_url is None:
-        _err("no endpoint is configured (SESSION_EVENTS_URL or --url); nothing sent")
+    if settings.endpoint is None:
+        _err(
+            (settings.url_problem or "no endpoint is configured (SESSION_EVENTS_URL or --url)")
+            + "; nothing sent"
+        )
         return 1
-
-    # The foreground run is bounded too: a grace second past the deadline, then out.
-    def _late() -> None:
-        sender.note_deadline(settings.home)()
-        _err("deadline reached; undelivered events stay in the outbox")
-
-    sender.start_watchdog(settings.sender_deadline + 1.0, exit_code=1, on_fire=_late)
-    policy = sender.Policy(
+    deadline.arm(settings.sender_deadline + FLUSH_GRACE_SECONDS)
+    policy = delivery.Policy(
         deadline=settings.sender_deadline,
         base_delay=settings.retry_base_delay,
         wait_for_lock=True,
     )
-    report = sender.deliver(settings, policy, url=args.url)
+    report = delivery.deliver(settings, policy, url=args.url)
+    deadline.disarm()
     _out(
         f"{report.outcome}: accepted {report.accepted}, duplicate {report.duplicate}, "
         f"dead-lettered {report.dead_lettered}, remaining {report.remaining}"
@@ -111,25 +134,44 @@ def enable(args: argparse.Namespace) -> int:
     settings = Settings.load(url=args.url)
     values: dict[str, object] = {"telemetry": "on"}
     if args.url is not None:
-        if settings.base_url is None:
-            _err(f"not an http(s) URL: {args.url}")
+        if settings.url_problem is not None:
+            _err(settings.url_problem)
             return 2
-        values["url"] = settings.base_url
+        values["url"] = args.url.strip()
     _record(settings, **values)
     after = Settings.load(url=args.url)
     _out(f"telemetry on (recorded in {settings.config_path})")
     if not after.consent.enabled:
         _err(f"note: {after.consent.source} still turns telemetry off")
-    if after.base_url is None:
-        _err("note: no endpoint yet: set SESSION_EVENTS_URL or run `enable --url <base>`")
+    if after.url is None:
+        _err("note: no endpoint yet: set SESSION_EVENTS_URL or run `enable --url <url>`")
+    elif after.url_problem is not None:
+        _err(f"note: {after.url_problem}")
+    elif after.endpoint is not None:
+        _out(f"events go to {after.endpoint.shown}")
     return 0
 
 
 def disable(args: argparse.Namespace) -> int:
+    from session_event_emitter.gate import consent_change
+
     settings = Settings.load(url=args.url)
+    # "off" first: every request not yet under way sees it. Then wait for the one in flight
+    # (if any) to have its answer, and only then empty the outbox.
     _record(settings, telemetry="off")
-    removed = Outbox(settings.home).clear()
+    with consent_change(
+        settings.home, on_wait=lambda: _err("waiting for the request in flight to end…")
+    ):
+        removed = Outbox(settings.home).clear()
+        refs.clear(settings.home)  # the refs recorded for sessions not yet ended
     _out(f"telemetry off (recorded in {settings.config_path}); {removed} pending event(s) deleted")
+    return 0
+
+
+def retry_dead(args: argparse.Namespace) -> int:
+    settings = Settings.load(url=args.url)
+    moved = Outbox(settings.home).retry_dead()
+    _out(f"{moved} dead letter(s) put back in the outbox")
     return 0
 
 

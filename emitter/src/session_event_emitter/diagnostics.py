@@ -27,6 +27,11 @@ def get_logger(name: str = PACKAGE_LOGGER) -> logging.Logger:
     return logging.getLogger(name)
 
 
+def enabled() -> bool:
+    """Whether anything in the process could see a debug record (logging is loaded)."""
+    return "logging" in sys.modules
+
+
 def debug(name: str, message: str, *args: object) -> None:
     """Log at DEBUG level; free when nothing in the process has imported logging."""
     if "logging" not in sys.modules:

@@ -6,7 +6,8 @@ import json
 import os
 from datetime import UTC, datetime
 
-from session_event_emitter import __version__, facts, identity
+from session_event_emitter import __version__, facts, identity, refs
+from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 TYPE_CHECKING = False
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 
     from session_event_emitter.settings import Settings
 
-SCHEMA_VERSION = 1
 MAX_RAW_SESSION_ID = 4096
 
 Event = dict[str, object]
@@ -63,7 +63,7 @@ class HookInput:
         if not isinstance(value, dict):
             return cls()
         return cls(
-            session_id=_text(value.get("session_id"), MAX_RAW_SESSION_ID),
+            session_id=session_id_text(value.get("session_id")),
             cwd=_text(value.get("cwd"), 4096),
             transcript_path=_text(value.get("transcript_path"), 4096),
         )
@@ -73,6 +73,16 @@ def _text(value: object, limit: int) -> str | None:
     if isinstance(value, str) and value.strip() and len(value) <= limit and "\x00" not in value:
         return value
     return None
+
+
+def session_id_text(value: object) -> str | None:
+    """A raw session id trimmed as the original trims it (`js_trim`); None when blank."""
+    if not isinstance(value, str):
+        return None
+    trimmed = js_trim(value)
+    if not trimmed or len(trimmed) > MAX_RAW_SESSION_ID or "\x00" in trimmed:
+        return None
+    return trimmed
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -86,12 +96,17 @@ def idempotency_key(event: Mapping[str, object]) -> str:
     return identity.sha256_hex(f"{event['identity_hash']}:{event['session_id_hash']}")
 
 
-def raw_session_id(hook: HookInput, env: Mapping[str, str]) -> str:
-    """Hook input's session_id, else CLAUDE_SESSION_ID, else an unguessable random id."""
+def known_session_id(hook: HookInput, env: Mapping[str, str]) -> str | None:
+    """Hook input's session_id, else CLAUDE_SESSION_ID, both trimmed; None without either."""
     if hook.session_id is not None:
         return hook.session_id
-    from_env = _text(env.get("CLAUDE_SESSION_ID"), MAX_RAW_SESSION_ID)
-    return from_env if from_env is not None else identity.random_session_id()
+    return session_id_text(env.get("CLAUDE_SESSION_ID"))
+
+
+def raw_session_id(hook: HookInput, env: Mapping[str, str]) -> str:
+    """`known_session_id`, else an unguessable random id."""
+    known = known_session_id(hook, env)
+    return known if known is not None else identity.random_session_id()
 
 
 def build_event(
@@ -104,24 +119,33 @@ def build_event(
     now: datetime | None = None,
     create_install_id: bool = True,
 ) -> Event:
-    """Derive every field as CONTRACT §4 says; optional fields are left out when unknown."""
+    """Derive every field as CONTRACT §4 says; optional fields are left out when unknown.
+
+    The event has the nine keys the original server knows and no ``schema_version`` (its
+    absence means 1): ``discovery_refs`` is always a list, and ``branch_sha`` and
+    ``github_hash`` are left out when there is none. Counts: an explicit argument, else the
+    original plugin's stats buckets for this session (so both emitters report the same
+    numbers), else the transcript's tool-use blocks; 0 when nothing knows.
+    """
     moment = now if now is not None else datetime.now(UTC)
     salt = identity.quarter_salt(moment.astimezone(UTC))
     legacy_dir = settings.legacy_dir_path
     install = identity.install_id(settings.home_dir, legacy_dir, create=create_install_id)
     session_id = raw_session_id(hook, env)
 
-    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id)
-    if tool_count is None:
-        tool_count = facts.transcript_tool_count(hook.transcript_path)
+    session_hash = identity.session_id_hash(session_id)
+
+    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id, now=moment.timestamp())
     if tool_count is None:
         tool_count = stats_calls
+    if tool_count is None:
+        tool_count = facts.transcript_tool_count(hook.transcript_path)
     if tokens_saved is None:
         tokens_saved = stats_tokens
 
     event: Event = {
         "identity_hash": identity.identity_hash(install, salt),
-        "session_id_hash": identity.session_id_hash(session_id),
+        "session_id_hash": session_hash,
         "ended_at": format_timestamp(moment),
         "tool_count": min(max(tool_count or 0, 0), MAX_TOOL_COUNT),
         "tokens_saved": min(max(tokens_saved or 0, 0), MAX_TOKENS_SAVED),
@@ -133,8 +157,9 @@ def build_event(
     sha = facts.git_head_sha(hook.cwd if hook.cwd is not None else _cwd())
     if sha is not None:
         event["branch_sha"] = sha
-    event["discovery_refs"] = list(settings.discovery_refs)
-    event["schema_version"] = SCHEMA_VERSION
+    event["discovery_refs"] = refs.merge(
+        settings.discovery_refs, refs.session_refs(settings.home_dir, session_hash)
+    )
     return event
 
 

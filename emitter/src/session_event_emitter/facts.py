@@ -7,11 +7,14 @@ raises. Only numbers and a commit-SHA prefix come out of here.
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
+import time
 
 from session_event_emitter import diagnostics, githead
-from session_event_emitter.fsutil import read_json_object
+from session_event_emitter.fsutil import read_bounded
+from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 TYPE_CHECKING = False
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
 GIT_TIMEOUT_SECONDS = 0.3
 TRANSCRIPT_READ_LIMIT = 32 * 1024 * 1024
 STATS_READ_LIMIT = 8 * 1024 * 1024
+HINT_READ_LIMIT = 64 * 1024
+SESSION_HINT_TTL_SECONDS = 24 * 60 * 60
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _TOOL_USE_MARK = b'"tool_use"'
@@ -126,20 +131,125 @@ def _content_blocks(line: bytes) -> list[dict[str, object]]:
 
 
 def stats_counts(
-    legacy_dir: str | Path, raw_session_id: str | None
+    legacy_dir: str | Path, raw_session_id: str | None, *, now: float | None = None
 ) -> tuple[int | None, int | None]:
-    """``sessions[<id>].calls`` and ``.tokensSaved`` from the original plugin's stats file."""
-    if not raw_session_id:
+    """Calls and tokens saved of this session as the original plugin adds them up.
+
+    Its SessionEnd emitter sums ``calls`` and ``tokensSaved`` over the ``stats.json``
+    buckets of every id the session may have written under: the session's own id and the
+    ``sessionId`` of ``last-project.json`` when its ``updatedAt`` is at most 24 hours old
+    (each bucket once). (None, None) when neither bucket exists, so that the caller can
+    count another way.
+    """
+    sessions = _stats_sessions(os.path.join(legacy_dir, "stats.json"))
+    if not sessions:
         return None, None
-    stats = read_json_object(os.path.join(legacy_dir, "stats.json"), STATS_READ_LIMIT)
+    ids: list[str] = []
+    for candidate in (raw_session_id, session_hint(legacy_dir, now=now)):
+        if candidate and candidate not in ids:
+            ids.append(candidate)
+    buckets = [sessions[sid] for sid in ids if sid in sessions]
+    if not buckets:
+        return None, None
+    calls = sum(_number_or_zero(_field(bucket, "calls")) for bucket in buckets)
+    tokens = sum(_number_or_zero(_field(bucket, "tokensSaved")) for bucket in buckets)
+    return _whole(calls, MAX_TOOL_COUNT), _whole(tokens, MAX_TOKENS_SAVED)
+
+
+def session_hint(legacy_dir: str | Path, *, now: float | None = None) -> str | None:
+    """The ``sessionId`` of ``last-project.json`` when ``updatedAt`` is 0 to 24 hours old.
+
+    As the original reads it: both must be strings, the id is trimmed (`js_trim`) and
+    must not be blank, and a time in the future or older than 24 hours is no hint.
+    """
+    hint = _strict_json_object(os.path.join(legacy_dir, "last-project.json"), HINT_READ_LIMIT)
+    session_id, updated_at = hint.get("sessionId"), hint.get("updatedAt")
+    if not isinstance(session_id, str) or not isinstance(updated_at, str):
+        return None
+    trimmed = js_trim(session_id)
+    moment = _js_date_seconds(updated_at)
+    if not trimmed or moment is None:
+        return None
+    age = (time.time() if now is None else now) - moment
+    return trimmed if 0 <= age <= SESSION_HINT_TTL_SECONDS else None
+
+
+def _stats_sessions(path: str) -> dict[str, object]:
+    """``sessions`` of a stats file the original reads as its current layout, else {}.
+
+    The original keeps per-session buckets only from a file with ``schemaVersion`` 2 and
+    both ``sessions`` and ``lifetime`` present (an older layout has no buckets).
+    """
+    stats = _strict_json_object(path, STATS_READ_LIMIT)
     sessions = stats.get("sessions")
-    entry = sessions.get(raw_session_id) if isinstance(sessions, dict) else None
-    if not isinstance(entry, dict):
-        return None, None
-    return (
-        clamp_count(entry.get("calls"), MAX_TOOL_COUNT),
-        clamp_count(entry.get("tokensSaved"), MAX_TOKENS_SAVED),
-    )
+    version = stats.get("schemaVersion")
+    if isinstance(version, bool) or version != 2 or not _js_truthy(stats.get("lifetime")):
+        return {}
+    return sessions if isinstance(sessions, dict) else {}
+
+
+def _strict_json_object(path: str, limit: int) -> dict[str, object]:
+    """A JSON object read as JavaScript's JSON.parse reads it (no NaN or Infinity), else {}."""
+    data = read_bounded(path, limit)
+    if data is None:
+        return {}
+    try:  # decoded as Node's readFileSync(path, "utf-8"): a bad byte becomes U+FFFD
+        value = json.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"not JSON: {name}")
+
+
+def _js_truthy(value: object) -> bool:
+    if value is None or value is False:
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == value and value != 0  # NaN and 0 are falsy
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+def _field(bucket: object, name: str) -> object:
+    return bucket.get(name) if isinstance(bucket, dict) else None
+
+
+def _number_or_zero(value: object) -> float:
+    """The original's ``numOr0``: a finite JSON number, else 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return value if math.isfinite(value) else 0
+
+
+def _whole(total: float, maximum: int) -> int:
+    """A sum as a count the server takes: whole, 0 or more, at most `maximum`.
+
+    The original's buckets only ever hold whole numbers; a fraction (which the original
+    would send and its server refuse) is rounded down, a negative sum is 0.
+    """
+    if total <= 0:
+        return 0
+    return min(math.floor(total), maximum)
+
+
+def _js_date_seconds(text: str) -> float | None:
+    """Seconds since the epoch of an ISO 8601 date as ``new Date(text)`` reads it, else None.
+
+    A date alone is UTC and a date-time without an offset is local time, as in JavaScript.
+    """
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None and len(text) == 10:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def clamp_count(value: object, maximum: int) -> int | None:

@@ -69,14 +69,17 @@ def run_hook(
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
-    spawn: Callable[[str | None], bool] | None = None,
+    spawn: Callable[[str, float, str | None], bool] | None = None,
 ) -> None:
     """Record this session's event in the outbox and start delivery (or print it, dry-run)."""
     env = os.environ if env is None else env
     settings = Settings.load(env, url=url)
-    if not dry_run and (not settings.consent.enabled or settings.batch_url is None):
-        # Consent off (or nowhere to send): touch nothing, open nothing.
-        return
+    if not dry_run:
+        why_not = _why_nothing_is_stored(settings)
+        if why_not is not None:
+            # Consent off (or nowhere to send): touch nothing, open nothing.
+            diagnostics.debug(__name__, "nothing stored: %s", why_not)
+            return
     # Only now, with consent, load what building and storing an event needs.
     from session_event_emitter.event import HookInput, build_event, idempotency_key
     from session_event_emitter.outbox import Outbox
@@ -97,15 +100,33 @@ def run_hook(
         out = sys.stdout if stdout is None else stdout
         out.write(json.dumps(event, indent=2) + "\n")
         out.flush()
-        if not settings.consent.enabled:
-            sys.stderr.write(
-                f"note: telemetry is off ({settings.consent.source}); nothing would be sent\n"
-            )
-        elif settings.base_url is None:
-            sys.stderr.write("note: no endpoint is configured; nothing would be sent\n")
+        why_not = _why_nothing_is_stored(settings) or settings.url_problem
+        if why_not is not None:
+            sys.stderr.write(f"note: {why_not}; nothing would be sent\n")
         return
     try:
         Outbox(settings.home_dir).put(idempotency_key(event), event)
     except OSError as exc:
         diagnostics.debug(__name__, "outbox write failed: %s", type(exc).__name__)
-    (spawn or start_sender)(url)
+    else:
+        # The event (or the first one of this session) is safely stored: its refs are sent.
+        from session_event_emitter.refs import forget
+
+        forget(settings.home_dir, str(event["session_id_hash"]))
+    if diagnostics.enabled() and settings.url_problem is not None:
+        # The sender records this for `status` too; parsing the URL here costs only debuggers.
+        diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)
+    (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
+
+
+def _why_nothing_is_stored(settings: Settings) -> str | None:
+    """Why the hook stores nothing: consent off, or no URL configured at all.
+
+    A URL that is configured but unusable still stores the consented event: it is sent
+    once the URL is fixed, and ``status`` names the problem meanwhile.
+    """
+    if not settings.consent.enabled:
+        return f"telemetry is off ({settings.consent.source})"
+    if settings.url is None:
+        return "no endpoint is configured (SESSION_EVENTS_URL or `enable --url`)"
+    return None

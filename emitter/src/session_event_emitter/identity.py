@@ -1,8 +1,10 @@
 """Derives the one-way identifiers of an event: install identity, GitHub link and session.
 
 - ``identity_hash`` = sha256(install id + ``salt_<YYYY>Q<n>``), the UTC quarter's salt.
-  The install id is the original plugin's ``~/.ashlr/machine-id`` when present, else a
-  random UUID made once and kept in ``$SESSION_EVENTS_HOME/install-id`` (mode 0600).
+  The install id is the original plugin's ``~/.ashlr/machine-id`` when it holds one (read
+  and trimmed as the original does), else a random UUID made once and kept in
+  ``$SESSION_EVENTS_HOME/install-id`` (mode 0600); when ``~/.ashlr/`` exists without a
+  ``machine-id``, that UUID is written there too, so both emitters send one identity.
   Never the OS machine id.
 - ``github_hash`` = sha256(login + the same salt), only when a login is configured.
 - ``session_id_hash`` = sha256(raw session id); with no id available the raw id is random
@@ -17,11 +19,13 @@ import os
 
 from session_event_emitter.fsutil import (
     PRIVATE_FILE_MODE,
+    TMP_PREFIX,
     ensure_private_dir,
     fsync_dir,
     read_bounded,
     read_json_object,
 )
+from session_event_emitter.jstext import js_trim
 from session_event_emitter.settings import is_github_login
 
 TYPE_CHECKING = False
@@ -31,12 +35,21 @@ if TYPE_CHECKING:
     from session_event_emitter.fsutil import StrPath
 
 INSTALL_ID_FILE = "install-id"
-_ID_LIMIT = 4096
+MACHINE_ID_FILE = "machine-id"
+_ID_LIMIT = 64 * 1024
+_LOWER_HEX = frozenset("0123456789abcdef")
 
 
 def sha256_hex(text: str) -> str:
-    """Lowercase hex SHA-256 of the UTF-8 bytes of `text`."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """Lowercase hex SHA-256 of the UTF-8 bytes of `text`, as Node's ``hash.update(text)``.
+
+    A lone surrogate (JSON allows ``"\\ud800"``) is hashed as U+FFFD, as Node encodes it.
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def quarter_salt(now: datetime) -> str:
@@ -70,25 +83,37 @@ def _random_uuid4() -> str:
 
 
 def _read_id(path: StrPath) -> str | None:
+    """An id file's text trimmed as the original trims it; None when missing or blank.
+
+    The bytes are decoded as Node's ``readFileSync(path, "utf-8")`` does (a malformed
+    sequence becomes U+FFFD, a byte-order mark is kept and then trimmed as white space).
+    """
     data = read_bounded(path, _ID_LIMIT)
     if data is None:
         return None
-    try:
-        text = data.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return None
-    return text or None
+    return js_trim(data.decode("utf-8", "replace")) or None
 
 
 def install_id(home: StrPath, legacy_dir: StrPath, *, create: bool) -> str:
     """Return this install's id, keeping a new random one under `home` when `create` is set.
 
-    With `create` unset (``--dry-run``) nothing is written: a missing id is replaced by a
-    random one that is used for that single printout only.
+    The original plugin's ``machine-id`` wins when it holds one. Otherwise, with `create`
+    set, the id kept under `home` (made now if needed) is also written to the original's
+    directory when that directory exists, so that the original, when it runs, sends the
+    same identity. With `create` unset (``--dry-run``) nothing is written: a missing id is
+    replaced by a random one that is used for that single printout only.
     """
-    legacy = _read_id(os.path.join(legacy_dir, "machine-id"))
+    legacy_path = os.path.join(legacy_dir, MACHINE_ID_FILE)
+    legacy = _read_id(legacy_path)
     if legacy is not None:
         return legacy
+    own = _own_install_id(home, create=create)
+    if create and os.path.isdir(legacy_dir):
+        return _share_with_original(legacy_path, own)
+    return own
+
+
+def _own_install_id(home: StrPath, *, create: bool) -> str:
     path = os.path.join(home, INSTALL_ID_FILE)
     existing = _read_id(path)
     if existing is not None:
@@ -115,13 +140,74 @@ def install_id(home: StrPath, legacy_dir: StrPath, *, create: bool) -> str:
     return fresh
 
 
+def _share_with_original(legacy_path: str, own: str) -> str:
+    """Write `own` as the original's ``machine-id`` unless one appears first; return the winner.
+
+    The file is complete before it has its name (written to a private temporary file,
+    then hard-linked into place, which fails rather than replaces when the name exists),
+    so the original never reads a half-written id and an id written meanwhile is kept.
+    A file that exists but is blank is left alone (the original replaces it itself).
+    """
+    if not _is_uuid(own):
+        return own  # only ever a UUID there, as the original writes
+    if os.path.lexists(legacy_path):
+        return own
+    directory = os.path.dirname(legacy_path)
+    tmp = os.path.join(directory, f"{TMP_PREFIX}{os.urandom(8).hex()}-{MACHINE_ID_FILE}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except OSError:
+        return own  # read-only or foreign directory: keep our own id
+    try:
+        try:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+            os.write(fd, own.encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, legacy_path)
+        except FileExistsError:
+            pass  # the original (or another hook) wrote one meanwhile: it wins
+        except OSError:
+            _create_exclusive(legacy_path, own)  # no hard links on this file system
+        else:
+            fsync_dir(directory)
+    except OSError:
+        return own
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return _read_id(legacy_path) or own
+
+
+def _create_exclusive(path: str, text: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_uuid(text: str) -> bool:
+    return len(text) == 36 and all(
+        (c == "-") if i in (8, 13, 18, 23) else (c in _LOWER_HEX) for i, c in enumerate(text)
+    )
+
+
 def legacy_github_login(legacy_dir: StrPath) -> str | None:
     """The login cached by the original plugin (``pro-token-cache.json``), if it is valid.
 
-    Only ``valid`` and ``githubLogin`` are read; any token in that file is left alone.
+    Only ``valid`` and ``githubLogin`` are read; any token in that file is left alone. The
+    login is trimmed as the original trims it (`js_trim`) before it is checked.
     """
     cache = read_json_object(os.path.join(legacy_dir, "pro-token-cache.json"), 64 * 1024)
-    login = cache.get("githubLogin")
-    if cache.get("valid") is True and isinstance(login, str) and is_github_login(login):
-        return login
-    return None
+    raw = cache.get("githubLogin")
+    if cache.get("valid") is not True or not isinstance(raw, str):
+        return None
+    login = js_trim(raw)
+    return login if is_github_login(login) else None

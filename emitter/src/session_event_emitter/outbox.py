@@ -3,13 +3,17 @@
 Layout under ``$SESSION_EVENTS_HOME``::
 
     outbox/<key>.json        pending events, <key> = sha256(identity_hash + ":" + session_id_hash)
-    dead-letter/<key>.json   events the server rejected, with the reason; never retried
+    dead-letter/<key>.json   events the server called invalid, with its issues; kept until
+                             ``retry-dead`` puts them back (oldest pruned past
+                             ``max_dead_letters``, counted)
     quarantine/<name>        outbox files that could not be read back
     counters.json            running totals of evictions, dead letters and quarantines
 
 Every file is written atomically (temp file, fsync, os.replace) with mode 0600. The outbox
 keeps at most ``max_events`` files, ``max_bytes`` bytes and nothing older than
-``max_age_seconds``; the oldest go first and each eviction is counted.
+``max_age_seconds``; the oldest go first and each eviction is counted (``status`` shows
+the counts). Nothing else removes a pending event but a verdict, ``disable``, or these
+bounds (CONTRACT §4.1).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ class OutboxLimits:
         max_events: int = 1000,
         max_bytes: int = 8 * 1024 * 1024,
         max_age_seconds: float = 30 * 24 * 3600.0,
-        max_dead_letters: int = 200,
+        max_dead_letters: int = 1000,
         max_quarantined: int = 50,
     ) -> None:
         self.max_events = max_events
@@ -156,22 +160,8 @@ class Outbox:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.pending_dir, f"{key}.json"))
 
-    def record_attempt(self, entry: Entry) -> int:
-        """Count one more failed delivery of `entry` in its envelope; returns the new count."""
-        attempts = entry.attempts + 1
-        envelope = {
-            "v": ENVELOPE_VERSION,
-            "enqueued_at": entry.enqueued_at,
-            "attempts": attempts,
-            "event": entry.event,
-        }
-        if os.path.exists(entry.path):
-            write_atomic(entry.path, _dumps(envelope))
-            os.utime(entry.path, (entry.enqueued_at, entry.enqueued_at))
-        return attempts
-
     def dead_letter(self, entry: Entry, reason: str, detail: Mapping[str, object]) -> None:
-        """Move `entry` to the dead-letter folder with why it was refused; it is not retried."""
+        """Move `entry` to the dead-letter folder with the server's reason; it waits there."""
         self._private(self.dead_letter_dir)
         record = {
             "reason": reason,
@@ -185,6 +175,24 @@ class Outbox:
         pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
         if pruned:
             self._bump({"dead_letters_pruned": pruned})
+
+    def retry_dead(self) -> int:
+        """Put every dead letter back in the outbox; returns how many went back.
+
+        An event whose key is pending again meanwhile keeps the pending copy.
+        """
+        moved = 0
+        for path in sorted(_list(self.dead_letter_dir)):
+            name = os.path.basename(path)
+            if not _is_key_file(name):
+                continue
+            record = read_json_object(path, MAX_FILE_BYTES)
+            event = record.get("event")
+            if isinstance(event, dict):
+                self.put(name[: -len(".json")], event)
+                moved += 1
+            _unlink(path)
+        return moved
 
     def clear(self) -> int:
         """Delete every pending event; returns how many there were."""

@@ -1,5 +1,7 @@
 """Resolves the emitter's settings once: explicit flag > environment > config file > default.
 
+Consent is the exception: there any "off" wins, wherever it is said (see consent.py).
+
 Config file: ``$SESSION_EVENTS_HOME/config.json``, a JSON object with the keys
 ``telemetry`` ("on"/"off"), ``url``, ``github_login``, ``discovery_refs`` (list),
 ``ingest_token``, ``do_not_track`` (bool), ``sender_deadline_seconds``.
@@ -14,14 +16,15 @@ import os
 
 from session_event_emitter.consent import Consent, resolve_consent
 from session_event_emitter.fsutil import read_json_object
+from session_event_emitter.jstext import has_control_character, js_trim
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-ENDPOINT_SUFFIX = "/v1/session-events"
-BATCH_PATH = "/v1/session-events/batch"
+    from session_event_emitter.endpoint import Endpoint
+
 DEFAULT_SENDER_DEADLINE = 10.0
 MAX_SENDER_DEADLINE = 300.0
 DEFAULT_RETRY_BASE_DELAY = 0.5
@@ -30,7 +33,7 @@ CONFIG_LIMIT = 64 * 1024
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _REF_CHARS = _ALNUM | frozenset("._:-")
-_LOGIN_CHARS = _ALNUM | frozenset("-")
+MAX_LOGIN_LENGTH = 100
 
 
 def is_ref(text: str) -> bool:
@@ -39,8 +42,17 @@ def is_ref(text: str) -> bool:
 
 
 def is_github_login(text: str) -> bool:
-    """A GitHub login: an ASCII letter or digit, then up to 38 of ``A-Za-z0-9-``."""
-    return 0 < len(text) <= 39 and text[0] in _ALNUM and all(c in _LOGIN_CHARS for c in text)
+    """A GitHub login as the original plugin takes one, already trimmed (see `js_trim`).
+
+    Any non-empty text of at most 100 characters without control characters and without
+    white space at either end: enterprise logins carry ``_`` and may be longer than a
+    github.com login, and the original hashes whatever its cache holds.
+    """
+    return (
+        0 < len(text) <= MAX_LOGIN_LENGTH
+        and not has_control_character(text)
+        and js_trim(text) == text
+    )
 
 
 class Settings:
@@ -52,7 +64,6 @@ class Settings:
     """
 
     __slots__ = (
-        "base_url",
         "consent",
         "discovery_refs",
         "github_login",
@@ -60,6 +71,8 @@ class Settings:
         "ingest_token",
         "retry_base_delay",
         "sender_deadline",
+        "url",
+        "url_exact_single",
         "url_source",
         "user_home_dir",
         "warnings",
@@ -70,7 +83,7 @@ class Settings:
         home: str | os.PathLike[str],
         user_home: str | os.PathLike[str],
         consent: Consent,
-        base_url: str | None,
+        url: str | None,
         url_source: str,
         github_login: str | None,
         discovery_refs: tuple[str, ...],
@@ -78,12 +91,14 @@ class Settings:
         sender_deadline: float,
         retry_base_delay: float,
         warnings: tuple[str, ...] = (),
+        url_exact_single: bool = False,
     ) -> None:
         self.home_dir: str = os.fspath(home)
         self.user_home_dir: str = os.fspath(user_home)
         self.consent = consent
-        self.base_url = base_url
+        self.url = url
         self.url_source = url_source
+        self.url_exact_single = url_exact_single
         self.github_login = github_login
         self.discovery_refs = discovery_refs
         self.ingest_token = ingest_token
@@ -133,8 +148,29 @@ class Settings:
         return os.path.join(self.user_home_dir, ".ashlr")
 
     @property
-    def batch_url(self) -> str | None:
-        return None if self.base_url is None else self.base_url + BATCH_PATH
+    def endpoint(self) -> Endpoint | None:
+        """Where events go; None when no URL is configured or the configured one is unusable."""
+        from session_event_emitter.endpoint import UnusableUrl, parse_endpoint
+
+        if self.url is None:
+            return None
+        try:
+            return parse_endpoint(self.url, exact_single=self.url_exact_single)
+        except UnusableUrl:
+            return None
+
+    @property
+    def url_problem(self) -> str | None:
+        """Why the configured URL cannot be used, naming it and its source; None if it can."""
+        from session_event_emitter.endpoint import UnusableUrl, parse_endpoint, redact
+
+        if self.url is None:
+            return None
+        try:
+            parse_endpoint(self.url, exact_single=self.url_exact_single)
+        except UnusableUrl as why:
+            return f"the URL {redact(self.url)!r} from {self.url_source} cannot be used: {why}"
+        return None
 
     @classmethod
     def load(
@@ -162,13 +198,14 @@ class Settings:
             config_name=config_name,
             legacy_config_name=legacy_config_name,
         )
-        base_url, url_source = _resolve_url(env, config, url, warnings)
+        chosen_url, url_source, exact_single = _resolve_url(env, config, url)
         return cls(
             home=home,
             user_home=user_home,
             consent=consent,
-            base_url=base_url,
+            url=chosen_url,
             url_source=url_source,
+            url_exact_single=exact_single,
             github_login=_resolve_login(env, config, warnings),
             discovery_refs=_resolve_refs(config, warnings),
             ingest_token=_first_text(
@@ -212,7 +249,9 @@ def _state_home(env: Mapping[str, str], user_home: str) -> str:
         expanded = os.path.expanduser(explicit)
         if expanded.startswith("~"):  # as Path.expanduser: an unknown user is an error
             raise RuntimeError("Could not determine home directory.")
-        return _as_path_text(expanded)
+        # Resolved here, against the hook's working directory: the detached sender runs in
+        # / and must find the same directory.
+        return _as_path_text(os.path.abspath(expanded))
     xdg = env.get("XDG_STATE_HOME")
     if xdg and os.path.isabs(xdg):
         return os.path.join(_as_path_text(xdg), "session-events")
@@ -226,40 +265,28 @@ def state_home(env: Mapping[str, str], user_home: str | os.PathLike[str]) -> Pat
     return Path(_state_home(env, _as_path_text(os.fspath(user_home))))
 
 
-def normalise_base_url(value: str, *, strip_endpoint: bool = False) -> str | None:
-    """Return an http(s) base URL without a trailing slash, or None if it is not one."""
-    text = value.strip()
-    if not text.lower().startswith(("http://", "https://")) or any(c.isspace() for c in text):
-        return None
-    text = text.rstrip("/")
-    if strip_endpoint and text.endswith(ENDPOINT_SUFFIX):
-        text = text[: -len(ENDPOINT_SUFFIX)]
-    host = text.split("://", 1)[1]
-    return text if host else None
-
-
 def _resolve_url(
-    env: Mapping[str, str],
-    config: Mapping[str, object],
-    flag: str | None,
-    warnings: list[str],
-) -> tuple[str | None, str]:
+    env: Mapping[str, str], config: Mapping[str, object], flag: str | None
+) -> tuple[str | None, str, bool]:
+    """The URL of the highest-precedence setting that gives one, its source, and whether it
+    is the original plugin's exact single endpoint.
+
+    A lower setting is never used in place of an unusable higher one: the unusable URL is
+    kept, so that ``status``, ``flush`` and ``enable`` can name it.
+    """
     candidates: list[tuple[str, object, bool]] = [
         ("--url", flag, False),
         ("SESSION_EVENTS_URL", env.get("SESSION_EVENTS_URL"), False),
         ("ASHLR_SESSION_EVENTS_URL", env.get("ASHLR_SESSION_EVENTS_URL"), True),
         ("ASHLR_API_URL", env.get("ASHLR_API_URL"), False),
-        ("config file (url)", config.get("url"), False),
+        ("the config file (url)", config.get("url"), False),
     ]
-    for source, raw, strip in candidates:
+    for source, raw, exact_single in candidates:
         if raw is None or raw == "":
             continue
-        base = normalise_base_url(raw, strip_endpoint=strip) if isinstance(raw, str) else None
-        if base is None:
-            warnings.append(f"{source} ignored: not an http(s) URL")
-            continue
-        return base, source
-    return None, "not configured (nothing is sent)"
+        text = raw if isinstance(raw, str) else repr(raw)
+        return text, source, exact_single
+    return None, "not configured (nothing is sent)", False
 
 
 def _resolve_login(
@@ -271,8 +298,9 @@ def _resolve_login(
     ):
         if raw is None or raw == "":
             continue
-        if isinstance(raw, str) and is_github_login(raw.strip()):
-            return raw.strip()
+        login = js_trim(raw) if isinstance(raw, str) else ""
+        if is_github_login(login):
+            return login
         warnings.append(f"{source} ignored: not a GitHub login")
     return None
 

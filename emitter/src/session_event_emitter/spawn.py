@@ -1,4 +1,13 @@
-"""Starts the sender as a detached process so the hook can return at once."""
+"""Starts the sender as a detached process so the hook can return at once.
+
+The sender must share nothing with the hook's caller: a caller that waits until every
+copy of its pipes is closed (a shell's command substitution, an editor reading a hook's
+output) would otherwise wait for the sender. So the child gets /dev/null for stdin,
+stdout and stderr, a session of its own, / as its working directory, and no other
+descriptor: every descriptor this process inherited is marked close-on-exec first.
+Everything it needs is fixed here: the resolved home (a relative SESSION_EVENTS_HOME
+means nothing in /) and its deadline, on its command line and in its environment.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +16,63 @@ import sys
 
 from session_event_emitter import diagnostics
 
+_FD_DIRS = ("/proc/self/fd", "/dev/fd")
 
-def start_sender(url: str | None = None) -> bool:
-    """Launch ``python -m session_event_emitter.sender`` in its own session; never raises.
 
-    The child has /dev/null for stdin, stdout and stderr, inherits no other descriptor,
-    and is not waited for. Returns whether it could be started.
+def start_sender(home: str, deadline: float, url: str | None = None) -> bool:
+    """Launch ``python -m session_event_emitter.sender``, detached; never raises.
+
+    Returns whether it could be started.
     """
     if not sys.executable:
         return False
-    command = [sys.executable, "-m", "session_event_emitter.sender"]
+    command = [sys.executable, "-m", "session_event_emitter.sender", "--deadline", f"{deadline:g}"]
     if url is not None:
         command += ["--url", url]
+    env = dict(os.environ, SESSION_EVENTS_HOME=home)
+    keep_descriptors_to_this_process()
     try:
-        _posix_spawn(command)
+        _posix_spawn(command, env)
     except (OSError, ValueError, TypeError, NotImplementedError, AttributeError) as exc:
         diagnostics.debug(__name__, "posix_spawn unavailable: %s", type(exc).__name__)
     else:
         return True
-    return _popen(command)
+    return _popen(command, env)
 
 
-def _posix_spawn(command: list[str]) -> None:
+def keep_descriptors_to_this_process() -> None:
+    """Mark every open descriptor above 2 close-on-exec, inherited ones included.
+
+    Python opens its own files close-on-exec (PEP 446), but a descriptor handed down by the
+    caller (a pipe, say) is inheritable and posix_spawn would pass it on.
+    """
+    for directory in _FD_DIRS:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            if name.isdigit() and int(name) > 2:
+                _not_inherited(int(name))
+        return
+    # No descriptor directory (rare): fall back to the usual range.
+    for fd in range(3, 256):
+        _not_inherited(fd)
+
+
+def _not_inherited(fd: int) -> None:
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return  # not open (the listing's own descriptor, say)
+
+
+def _posix_spawn(command: list[str], env: dict[str, str]) -> None:
     """Start `command` with os.posix_spawn: new session, cwd /, stdio on /dev/null.
 
     posix_spawn has no working-directory action before Python 3.13, so this process steps
     into / for the spawn and back again; that is only safe with a single thread, so with
     others running it declines (NotImplementedError) and the caller uses subprocess.
-    Descriptors above 2 are close-on-exec in Python (PEP 446), so none is inherited.
     """
     threading = sys.modules.get("threading")
     if threading is not None and threading.active_count() > 1:
@@ -49,14 +87,14 @@ def _posix_spawn(command: list[str]) -> None:
     try:
         os.chdir("/")
         try:
-            os.posix_spawn(command[0], command, os.environ, file_actions=actions, setsid=True)
+            os.posix_spawn(command[0], command, env, file_actions=actions, setsid=True)
         finally:
             os.fchdir(here)
     finally:
         os.close(here)
 
 
-def _popen(command: list[str]) -> bool:
+def _popen(command: list[str], env: dict[str, str]) -> bool:
     import subprocess
 
     try:
@@ -68,6 +106,7 @@ def _popen(command: list[str]) -> bool:
             close_fds=True,
             start_new_session=True,
             cwd="/",
+            env=env,
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         diagnostics.debug(__name__, "could not start the sender: %s", type(exc).__name__)

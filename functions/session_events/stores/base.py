@@ -19,6 +19,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     INVALID = "invalid"
+    RETRY = "retry"  # not stored: the store could not take it now; send it again later
 
 
 def document_id(identity_hash: str, session_id_hash: str) -> str:
@@ -58,14 +59,23 @@ class EventRecord:
 
 
 class EventStore(Protocol):
-    """Stores events exactly once per key; raises StoreUnavailable when it cannot answer."""
+    """Stores events exactly once per key; raises StoreUnavailable when it cannot answer.
+
+    Each call's whole work, retries included, ends within the store's timeout
+    (SESSION_EVENTS_STORE_TIMEOUT_S). A write retried after a lost answer that finds its own
+    first attempt stored is ACCEPTED, not DUPLICATE.
+    """
 
     def put(self, record: EventRecord) -> Outcome:
         """Store the record unless its key exists: ACCEPTED, or DUPLICATE (nothing changed)."""
         ...
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
-        """Like put for each record (keys are distinct), one outcome per record, in order."""
+        """Like put for each record (keys are distinct), one outcome per record, in order.
+
+        A record the store could not take now is RETRY while others got their verdict;
+        when no record got one, StoreUnavailable is raised instead.
+        """
         ...
 
     def ping(self) -> None:

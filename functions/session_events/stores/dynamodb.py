@@ -16,46 +16,43 @@ optional fields as NULL, `ended_at` / `received_at` as UTC text `YYYY-MM-DDTHH:M
 epoch seconds for DynamoDB TTL. The table itself is defined in `dynamodb_table`.
 
 Throttling, service errors, timeouts, unreachable endpoints, missing credentials or region
-and a missing table are StoreUnavailable (503 + Retry-After): the client sends again later
-and the events stored meanwhile come back as duplicates.
+and a missing table are StoreUnavailable (503 + Retry-After). Puts run on a small pool and
+the caller waits for them at most `timeout_s` (SESSION_EVENTS_STORE_TIMEOUT_S) in all, the
+store's own retries included; in a batch, a put that failed or did not finish in time is
+RETRY while the others keep their verdicts.
 
-The read side queries the GSIs, never scans: `day_ended` one partition per UTC day of the
-window (every item carries `ended_day`), `identity_ended` for one identity, and
-`session_ended` for one session. Rollups are items of the same table under
-`pk` = `rollup:<key>` (never a 64-hex event key), written in one TransactWriteItems call.
+Each put carries a random `write_token` attribute. A put retried after a lost answer that
+finds an item with its own token found its own first attempt: accepted, not duplicate.
 """
 
 from __future__ import annotations
 
-import functools
 import os
+import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ParamValidationError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
-from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.schema import format_timestamp, parse_rfc3339
+from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
-from session_events.stores.dynamodb_table import (
-    DAY_ATTRIBUTE,
-    DAY_INDEX,
-    IDENTITY_INDEX,
-    PARTITION_KEY,
-    SESSION_INDEX,
-    TTL_ATTRIBUTE,
-)
+from session_events.stores.dynamodb_read import DynamoDbReads
+from session_events.stores.dynamodb_table import DAY_ATTRIBUTE, PARTITION_KEY, TTL_ATTRIBUTE
 
 T = TypeVar("T")
 
-# Conditional puts of one batch (≤ 100 events) run this many at a time.
-BATCH_WORKERS = 16
+# Conditional puts run on a pool of this many threads (and as many HTTP connections): enough
+# for the server's request threads (THREADS, 80 in production) not to queue behind each other.
+PUT_WORKERS = 64
 
 # Error codes after which the request may succeed later: throttling, the service itself,
 # and what an operator must fix (credentials, permissions, the table).
@@ -78,12 +75,25 @@ _UNAVAILABLE_CODES = frozenset(
     }
 )
 
+# Of those, the ones worth sending the same put again for, within the deadline.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "TransactionConflictException",
+    }
+)
+
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
-ROLLUP_PREFIX = "rollup:"
-# One TransactWriteItems call holds at most this many items; BatchGetItem this many keys.
-MAX_TRANSACT_ITEMS = 100
-MAX_BATCH_GET = 100
+TOKEN_ATTRIBUTE = "write_token"  # noqa: S105 (an attribute name, not a secret)
+
+# First pause before a put is sent again (doubled each time, within the deadline).
+_FIRST_BACKOFF_S = 0.05
 
 
 def _encode(name: str, value: Any) -> dict[str, Any]:
@@ -103,47 +113,27 @@ def _encode(name: str, value: Any) -> dict[str, Any]:
     return {"S": str(value)}
 
 
-def item(record: EventRecord) -> dict[str, dict[str, Any]]:
-    """The record as the item PutItem writes."""
+def item(record: EventRecord, token: str | None = None) -> dict[str, dict[str, Any]]:
+    """The record as the item PutItem writes (with the put's write token when given)."""
     encoded = {PARTITION_KEY: {"S": record.key}}
     for name, value in record.fields().items():
         encoded[name] = _encode(name, value)
+    if token is not None:
+        encoded[TOKEN_ATTRIBUTE] = {"S": token}
     encoded[DAY_ATTRIBUTE] = {"S": format_timestamp(record.event.ended_at)[:10]}
     return encoded
 
 
-def _text(value: dict[str, Any]) -> str | None:
-    return None if "NULL" in value else str(value["S"])
-
-
-def read_item(found: dict[str, dict[str, Any]]) -> StoredEvent:
-    """An item as the read side's event."""
-    return StoredEvent(
-        identity_hash=str(found["identity_hash"]["S"]),
-        session_id_hash=str(found["session_id_hash"]["S"]),
-        ended_at=str(found["ended_at"]["S"]),
-        tool_count=int(found["tool_count"]["N"]),
-        tokens_saved=int(found["tokens_saved"]["N"]),
-        plugin_version=str(found["plugin_version"]["S"]),
-        github_hash=_text(found.get("github_hash", {"NULL": True})),
-        branch_sha=_text(found.get("branch_sha", {"NULL": True})),
-        discovery_refs=tuple(str(ref["S"]) for ref in found.get("discovery_refs", {}).get("L", [])),
-    )
-
-
-def _day_bounds(start: str, end: str) -> Iterator[tuple[str, str, str]]:
-    """(day, low, high) per UTC day of [start, end), newest first; low/high inclusive."""
-    last_ms = format_timestamp(parse_rfc3339(end) - timedelta(milliseconds=1))
-    day = date.fromisoformat(last_ms[:10])
-    first = date.fromisoformat(start[:10])
-    while day >= first:
-        text = day.isoformat()
-        yield text, max(start, f"{text}T00:00:00.000Z"), min(last_ms, f"{text}T23:59:59.999Z")
-        day -= timedelta(days=1)
-
-
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _is_transient(exc: StoreUnavailable) -> bool:
+    cause = exc.__cause__
+    if isinstance(cause, ClientError):
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return _error_code(cause) in _TRANSIENT_CODES or int(status or 0) >= 500
+    return isinstance(cause, BotoConnectionError | HTTPClientError)
 
 
 def _is_unavailable(exc: ClientError) -> bool:
@@ -151,7 +141,12 @@ def _is_unavailable(exc: ClientError) -> bool:
     return _error_code(exc) in _UNAVAILABLE_CODES or int(status or 0) >= 500
 
 
-class DynamoDbStore:
+def _describe(exc: BotoCoreError) -> str:
+    """The client's own words (endpoint, missing credentials or region), never event data."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+class DynamoDbStore(DynamoDbReads):
     """Items in one table keyed by `pk`; the client and the batch pool are made on first use.
 
     The region comes from `AWS_REGION` or `AWS_DEFAULT_REGION` (then the AWS config file),
@@ -160,7 +155,7 @@ class DynamoDbStore:
     """
 
     def __init__(
-        self, table: str, *, endpoint_url: str | None = None, timeout_s: float = 5.0
+        self, table: str, *, endpoint_url: str | None = None, timeout_s: float = 4.0
     ) -> None:
         self.table = table
         self.endpoint_url = endpoint_url
@@ -177,8 +172,9 @@ class DynamoDbStore:
                     config = Config(
                         connect_timeout=self._timeout_s,
                         read_timeout=self._timeout_s,
-                        retries={"mode": "standard", "total_max_attempts": 2},
-                        max_pool_connections=BATCH_WORKERS,
+                        # One attempt per call: the store sends again itself, within its deadline.
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                        max_pool_connections=PUT_WORKERS,
                     )
                     self._client = self._guarded(
                         lambda: boto3.session.Session().client(
@@ -195,79 +191,107 @@ class DynamoDbStore:
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(
-                        max_workers=BATCH_WORKERS, thread_name_prefix="dynamodb-put"
+                        max_workers=PUT_WORKERS, thread_name_prefix="dynamodb-put"
                     )
         return self._pool
 
-    @staticmethod
-    def _guarded(call: Callable[[], T]) -> T:
+    def _guarded(self, call: Callable[[], T]) -> T:
         """Run a client call, turning "not now" errors into StoreUnavailable."""
         try:
             return call()
         except ClientError as exc:
             if _is_unavailable(exc):
-                raise StoreUnavailable(f"dynamodb: {_error_code(exc)}") from exc
+                raise StoreUnavailable(f"dynamodb: table {self.table}: {_error_code(exc)}") from exc
             raise
         except ParamValidationError:
             raise
         except BotoCoreError as exc:  # connection, timeout, credentials, region
-            raise StoreUnavailable(f"dynamodb: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"dynamodb: table {self.table}: {_describe(exc)}") from exc
 
     def put(self, record: EventRecord) -> Outcome:
-        """One conditional put.
+        """One conditional put, sent again after a "not now" error while time is left."""
+        deadline = Deadline(self._timeout_s)
+        self.client()
+        return self._wait(self._executor().submit(self._put, record, deadline), deadline)
 
-        When a put's answer is lost and botocore sends it again, the second attempt finds
-        the first one's item; an existing item equal to ours is therefore ours: accepted.
-        """
-        client = self.client()
-        sent = item(record)
+    def _wait(self, future: Future[T], deadline: Deadline) -> T:
         try:
-            self._guarded(
-                lambda: client.put_item(
-                    TableName=self.table,
-                    Item=sent,
-                    ConditionExpression="attribute_not_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": PARTITION_KEY},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            return future.result(timeout=deadline.remaining())
+        except FutureTimeout:
+            future.cancel()
+            raise StoreUnavailable(
+                f"dynamodb: table {self.table}: no answer within {self._timeout_s:g} s"
+            ) from None
+
+    def _put(self, record: EventRecord, deadline: Deadline) -> Outcome:
+        client = self.client()
+        token = secrets.token_hex(16)
+        sent = item(record, token)
+        delay = _FIRST_BACKOFF_S
+        while True:
+            try:
+                self._guarded(
+                    lambda: client.put_item(
+                        TableName=self.table,
+                        Item=sent,
+                        ConditionExpression="attribute_not_exists(#pk)",
+                        ExpressionAttributeNames={"#pk": PARTITION_KEY},
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
                 )
-            )
-        except ClientError as exc:
-            if _error_code(exc) == _CONDITION_FAILED:
-                return Outcome.ACCEPTED if exc.response.get("Item") == sent else Outcome.DUPLICATE
-            raise
-        return Outcome.ACCEPTED
+            except StoreUnavailable as exc:
+                if not _is_transient(exc) or not deadline.pause_before_retry(delay):
+                    raise
+                delay *= 2
+                continue
+            except ClientError as exc:
+                if _error_code(exc) == _CONDITION_FAILED:
+                    found = exc.response.get("Item", {}).get(TOKEN_ATTRIBUTE)
+                    return Outcome.ACCEPTED if found == sent[TOKEN_ATTRIBUTE] else (
+                        Outcome.DUPLICATE
+                    )
+                raise
+            return Outcome.ACCEPTED
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
         """Conditional puts in parallel, one verdict per record in order.
 
-        Every put runs to its end; if any was unavailable the whole call is, and the client's
-        retry finds the ones that were stored as duplicates.
+        A put that failed or is still running at the deadline is RETRY; when none of them
+        got a verdict, the first failure is raised (StoreUnavailable for "not now").
         """
-        if len(records) <= 1:
-            return [self.put(record) for record in records]
+        if not records:
+            return []
+        deadline = Deadline(self._timeout_s)
         self.client()
-        futures = [self._executor().submit(self.put, record) for record in records]
+        pool = self._executor()
+        futures = [pool.submit(self._put, record, deadline) for record in records]
         outcomes: list[Outcome] = []
         failure: Exception | None = None
         for future in futures:
             try:
-                outcomes.append(future.result())
-            except Exception as exc:  # collected so that every put finishes first
+                outcomes.append(self._wait(future, deadline))
+            except Exception as exc:  # this event only: the others keep their verdicts
                 failure = failure or exc
-        if failure is not None:
+                outcomes.append(Outcome.RETRY)
+        if failure is not None and all(outcome is Outcome.RETRY for outcome in outcomes):
             raise failure
         return outcomes
 
     def ping(self) -> None:
         """A cheap eventually consistent GetItem: proves credentials, endpoint and table."""
+        deadline = Deadline(self._timeout_s)
         client = self.client()
-        self._guarded(
-            lambda: client.get_item(
-                TableName=self.table,
-                Key={PARTITION_KEY: {"S": "_readyz"}},
-                ProjectionExpression="#pk",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY},
-            )
+        self._wait(
+            self._executor().submit(
+                self._guarded,
+                lambda: client.get_item(
+                    TableName=self.table,
+                    Key={PARTITION_KEY: {"S": "_readyz"}},
+                    ProjectionExpression="#pk",
+                    ExpressionAttributeNames={"#pk": PARTITION_KEY},
+                ),
+            ),
+            deadline,
         )
 
     def close(self) -> None:
@@ -275,177 +299,3 @@ class DynamoDbStore:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
-
-    # ---- read side ---------------------------------------------------------------------
-
-    def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every query's items come through here, page after page."""
-        client = self.client()
-        params = {"TableName": self.table, **params}
-        while True:
-            answer = self._guarded(functools.partial(client.query, **params))
-            yield from answer.get("Items", [])
-            if "LastEvaluatedKey" not in answer or "Limit" in params:
-                return
-            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def _day(
-        self, day: str, low: str, high: str, *, newest_first: bool = False
-    ) -> Iterator[dict[str, Any]]:
-        return self._query(
-            IndexName=DAY_INDEX,
-            KeyConditionExpression="#day = :day AND ended_at BETWEEN :low AND :high",
-            ExpressionAttributeNames={"#day": DAY_ATTRIBUTE},
-            ExpressionAttributeValues={
-                ":day": {"S": day},
-                ":low": {"S": low},
-                ":high": {"S": high},
-            },
-            ScanIndexForward=not newest_first,
-        )
-
-    def events_between(self, start: str, end: str) -> Iterator[StoredEvent]:
-        for day, low, high in _day_bounds(start, end):
-            for found in self._day(day, low, high):
-                yield read_item(found)
-
-    def count_between(self, start: str, end: str, logged_in: bool | None) -> int:
-        """Query with Select=COUNT per day (filtered on the type of `github_hash`)."""
-        client = self.client()
-        total = 0
-        for day, low, high in _day_bounds(start, end):
-            params: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": DAY_INDEX,
-                "Select": "COUNT",
-                "KeyConditionExpression": "#day = :day AND ended_at BETWEEN :low AND :high",
-                "ExpressionAttributeNames": {"#day": DAY_ATTRIBUTE},
-                "ExpressionAttributeValues": {
-                    ":day": {"S": day},
-                    ":low": {"S": low},
-                    ":high": {"S": high},
-                },
-            }
-            if logged_in is not None:
-                params["FilterExpression"] = "attribute_type(github_hash, :type)"
-                params["ExpressionAttributeValues"][":type"] = {"S": "S" if logged_in else "NULL"}
-            while True:
-                answer = self._guarded(functools.partial(client.query, **params))
-                total += int(answer.get("Count", 0))
-                if "LastEvaluatedKey" not in answer:
-                    break
-                params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return total
-
-    def sessions_page(
-        self, start: str, end: str, *, limit: int, logged_in: bool | None, after: Cursor | None
-    ) -> SessionPage:
-        """Day partitions newest first; ties on `ended_at` are ordered by `pk`, descending."""
-        found: list[tuple[Cursor, StoredEvent]] = []
-        for day, low, high in _day_bounds(start, end):
-            if after is not None:
-                if after.ended_at < low:
-                    continue  # a day newer than the cursor: already listed
-                high = min(high, after.ended_at)
-            items = [
-                (Cursor(str(item_["ended_at"]["S"]), str(item_[PARTITION_KEY]["S"])), item_)
-                for item_ in self._day(day, low, high, newest_first=True)
-            ]
-            items.sort(key=lambda pair: (pair[0].ended_at, pair[0].tiebreak), reverse=True)
-            for position, found_item in items:
-                if after is not None and (position.ended_at, position.tiebreak) >= (
-                    after.ended_at,
-                    after.tiebreak,
-                ):
-                    continue
-                event = read_item(found_item)
-                if logged_in is None or (event.github_hash is not None) == logged_in:
-                    found.append((position, event))
-            if len(found) > limit:
-                break
-        page = found[:limit]
-        cursor = page[-1][0] if len(found) > limit and page else None
-        return SessionPage([event for _cursor, event in page], cursor)
-
-    def session(self, session_id_hash: str) -> StoredEvent | None:
-        keys = list(
-            self._query(
-                IndexName=SESSION_INDEX,
-                KeyConditionExpression="session_id_hash = :s",
-                ExpressionAttributeValues={":s": {"S": session_id_hash}},
-                ScanIndexForward=False,
-                Limit=1,
-            )
-        )
-        if not keys:
-            return None
-        client = self.client()
-        answer = self._guarded(
-            lambda: client.get_item(
-                TableName=self.table, Key={PARTITION_KEY: keys[0][PARTITION_KEY]}
-            )
-        )
-        return read_item(answer["Item"]) if "Item" in answer else None
-
-    def identity_sessions(
-        self, identity_hash: str, start: str, end: str, limit: int
-    ) -> list[StoredEvent]:
-        last_ms = format_timestamp(parse_rfc3339(end) - timedelta(milliseconds=1))
-        found = self._query(
-            IndexName=IDENTITY_INDEX,
-            KeyConditionExpression="identity_hash = :i AND ended_at BETWEEN :low AND :high",
-            ExpressionAttributeValues={
-                ":i": {"S": identity_hash},
-                ":low": {"S": start},
-                ":high": {"S": last_ms},
-            },
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [read_item(item_) for item_ in found]
-
-    def write_rollups(self, documents: Mapping[str, str]) -> None:
-        """One TransactWriteItems call: every document is written, or none is."""
-        if len(documents) > MAX_TRANSACT_ITEMS:
-            raise ValueError(f"at most {MAX_TRANSACT_ITEMS} rollup documents per run")
-        client = self.client()
-        items = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {
-                        PARTITION_KEY: {"S": ROLLUP_PREFIX + key},
-                        "body": {"S": body},
-                    },
-                }
-            }
-            for key, body in documents.items()
-        ]
-        self._guarded(lambda: client.transact_write_items(TransactItems=items))
-
-    def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
-        client = self.client()
-        found: dict[str, str] = {}
-        for offset in range(0, len(keys), MAX_BATCH_GET):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [
-                        {PARTITION_KEY: {"S": ROLLUP_PREFIX + key}}
-                        for key in keys[offset : offset + MAX_BATCH_GET]
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                answer = self._guarded(
-                    functools.partial(client.batch_get_item, RequestItems=request)
-                )
-                for found_item in answer.get("Responses", {}).get(self.table, []):
-                    key = str(found_item[PARTITION_KEY]["S"]).removeprefix(ROLLUP_PREFIX)
-                    found[key] = str(found_item["body"]["S"])
-                request = answer.get("UnprocessedKeys") or {}
-        return found
-
-    def sweep_expired(self, now: datetime) -> int:
-        """Nothing to do: DynamoDB's TTL on `expire_at` deletes expired items."""
-        return 0

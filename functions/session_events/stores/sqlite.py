@@ -6,14 +6,18 @@ The read side adds indexes on `ended_at`, `session_id_hash` and `expire_at`, and
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
 from session_events.readmodel import Cursor, SessionPage, StoredEvent
 from session_events.schema import format_timestamp
@@ -100,37 +104,62 @@ def _stored(row: Sequence[object]) -> StoredEvent:
 class SqliteStore:
     """One connection per instance, shared by the server's threads under a lock.
 
-    SQLite serialises writers anyway; WAL lets other processes read meanwhile, and the busy
-    timeout makes a second writer process wait instead of failing.
+    SQLite serialises writers anyway; WAL lets other processes read meanwhile. Each call's
+    wait for its turn (the lock, then SQLite's busy handler) comes out of one deadline of
+    `timeout_s`, so a database locked by another process answers StoreUnavailable in time.
     """
 
-    def __init__(self, path: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str, *, timeout_s: float = 4.0) -> None:
         self.path = path
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._read_ready = False
+        self._read_conn: sqlite3.Connection | None = None  # has the read side's schema
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, deadline: Deadline) -> sqlite3.Connection:
         if self._conn is None:
-            if self.path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout_s, check_same_thread=False, isolation_level=None
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
+            try:
+                if self.path != ":memory:":
+                    folder = os.path.dirname(os.path.abspath(self.path))
+                    if os.path.exists(folder) and not os.path.isdir(folder):
+                        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), folder)
+                    os.makedirs(folder, exist_ok=True)
+                    _create(self.path, folder)
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=deadline.remaining(),
+                    check_same_thread=False,
+                    isolation_level=None,
+                )
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(SCHEMA)
+                except BaseException:
+                    conn.close()
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreUnavailable(
+                    f"sqlite: cannot open {self.path}: {_reason(exc)}"
+                ) from exc
             self._conn = conn
+        else:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(deadline.remaining() * 1000)}")
         return self._conn
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._connect()
-            except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
-                raise StoreUnavailable(f"sqlite: {type(exc).__name__}") from exc
+        deadline = Deadline(self._timeout_s)
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise StoreUnavailable(
+                f"sqlite: {self.path}: busy, no turn within {self._timeout_s:g} s"
+            )
+        try:
+            yield self._connect(deadline)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+            raise StoreUnavailable(f"sqlite: {self.path}: {_reason(exc)}") from exc
+        finally:
+            self._lock.release()
 
     def put(self, record: EventRecord) -> Outcome:
         with self._connection() as conn:
@@ -138,17 +167,24 @@ class SqliteStore:
             return Outcome.ACCEPTED if cursor.rowcount == 1 else Outcome.DUPLICATE
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
+        """One transaction; a row SQLite refuses on its own (not a lock or I/O error) is RETRY."""
         with self._connection() as conn:
             outcomes = []
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for record in records:
-                    cursor = conn.execute(INSERT, _row(record))
+                    try:
+                        cursor = conn.execute(INSERT, _row(record))
+                    except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError):
+                        outcomes.append(Outcome.RETRY)
+                        continue
                     outcomes.append(Outcome.ACCEPTED if cursor.rowcount == 1 else Outcome.DUPLICATE)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            if records and all(outcome is Outcome.RETRY for outcome in outcomes):
+                raise StoreUnavailable(f"sqlite: {self.path}: every row of the batch refused")
             return outcomes
 
     def ping(self) -> None:
@@ -160,9 +196,9 @@ class SqliteStore:
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._connection() as conn:
-            if not self._read_ready:
+            if self._read_conn is not conn:
                 conn.executescript(READ_SCHEMA)
-                self._read_ready = True
+                self._read_conn = conn
             yield conn
 
     def events_between(self, start: str, end: str) -> list[StoredEvent]:
@@ -264,4 +300,35 @@ class SqliteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-                self._read_ready = False
+
+
+def _create(path: str, folder: str) -> None:
+    """Create the database with its tables under a temporary name and link it into place, so
+    no reader ever finds the file without its table; a file that exists is left alone."""
+    if os.path.exists(path):
+        return
+    handle, scratch = tempfile.mkstemp(prefix=".session_events-", suffix=".db", dir=folder)
+    os.close(handle)
+    try:
+        conn = sqlite3.connect(scratch, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.link(scratch, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+            raise  # a file system without hard links: the database is made in place
+    finally:
+        for leftover in (scratch, f"{scratch}-wal", f"{scratch}-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why SQLite or the file system refused, in their own words (never event data)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__

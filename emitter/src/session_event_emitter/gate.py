@@ -1,0 +1,99 @@
+"""The two file locks of delivery: one sender at a time; no request in flight across ``disable``.
+
+- ``sender.lock`` (exclusive): one delivery run at a time per home; the detached sender
+  tries it once, ``flush`` waits for it within its deadline.
+- ``consent.lock``: a sender holds it shared from the consent check before a request until
+  that request's verdicts are settled; ``disable`` records "off", then takes it
+  exclusively before it empties the outbox. So no request starts after "off" is recorded,
+  and once ``disable`` has returned none is in flight.
+
+Both are ``flock`` locks: the kernel releases them when their process ends, however it
+ends, so a sender cut off at its deadline never leaves one behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+
+from session_event_emitter.fsutil import ensure_private_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from session_event_emitter.fsutil import StrPath
+
+SENDER_LOCK = "sender.lock"
+CONSENT_LOCK = "consent.lock"
+POLL_SECONDS = 0.05
+
+
+def _open_lock(home: StrPath, name: str) -> int:
+    ensure_private_dir(home)
+    return os.open(os.path.join(home, name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+@contextlib.contextmanager
+def sender_lock(
+    home: StrPath, *, wait_until: float | None = None, clock: Callable[[], float] = time.monotonic
+) -> Iterator[bool]:
+    """Hold the single-sender lock if it can be had, trying until `wait_until` at most.
+
+    Yields whether it is held; with `wait_until` None it is tried once.
+    """
+    fd = _open_lock(home, SENDER_LOCK)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if wait_until is None or clock() >= wait_until:
+                    yield False
+                    return
+                time.sleep(POLL_SECONDS)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _blocking_lock(
+    home: StrPath, operation: int, on_wait: Callable[[], None] | None
+) -> Iterator[None]:
+    fd = _open_lock(home, CONSENT_LOCK)
+    try:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, operation)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def request_gate(home: StrPath) -> Iterator[None]:
+    """Held (shared) by a sender from its consent check until its request has an answer."""
+    with _blocking_lock(home, fcntl.LOCK_SH, None):
+        yield
+
+
+@contextlib.contextmanager
+def consent_change(home: StrPath, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Held (exclusive) while consent is withdrawn: first waits for a request in flight.
+
+    The wait is bounded by the sender's request timeouts and, past them, by its deadline.
+    """
+    with _blocking_lock(home, fcntl.LOCK_EX, on_wait):
+        yield

@@ -1,0 +1,100 @@
+"""One HTTP POST to the ingest endpoint, with ``requests``: the only module that imports it.
+
+Proxies and custom CAs from the environment apply (``requests`` reads them). Redirects
+are not followed (a POST that is redirected arrives as a GET, or somewhere unintended):
+the redirect is an answer like any other. At most ``MAX_ANSWER_BYTES`` of an answer are
+read, so a proxy's error page of any size costs little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+
+from session_event_emitter import __version__
+
+MAX_ANSWER_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the server said: status, the headers this emitter reads, and the body's start."""
+
+    status: int
+    content_type: str
+    retry_after: str | None
+    location: str | None
+    body: bytes
+    raw: object  # urllib3's response, for urllib3.util.Retry
+
+
+class Unreachable(Exception):
+    """No answer: the connection failed or timed out. The message says which, in words."""
+
+    def __init__(self, words: str, *, timeout: bool) -> None:
+        super().__init__(words)
+        self.words = words
+        self.timeout = timeout
+
+
+class Transport:
+    """Posts JSON bodies with one pooled session; use as a context manager."""
+
+    def __init__(self, ingest_token: str | None = None) -> None:
+        self.session = requests.Session()
+        self.headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"session-event-emitter/{__version__}",
+        }
+        if ingest_token:
+            self.headers["Authorization"] = f"Bearer {ingest_token}"
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.session.close()
+
+    def post(self, url: str, body: bytes, timeout: tuple[float, float]) -> Answer:
+        """POST `body` to `url`; an Answer, or Unreachable when there is none."""
+        host = urlsplit(url).hostname or url
+        try:
+            response = self.session.post(
+                url,
+                data=body,
+                headers=self.headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                data = response.raw.read(MAX_ANSWER_BYTES, decode_content=True) or b""
+            finally:
+                response.close()
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
+            raise Unreachable(
+                f"{host} did not answer within {max(timeout):g} s", timeout=True
+            ) from None
+        except (requests.ConnectionError, urllib3.exceptions.ProtocolError):
+            raise Unreachable(f"could not connect to {host}", timeout=False) from None
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            OSError,
+            ValueError,
+        ) as exc:
+            raise Unreachable(
+                f"the request to {host} failed ({type(exc).__name__})", timeout=False
+            ) from None
+        return Answer(
+            status=response.status_code,
+            content_type=response.headers.get("Content-Type", ""),
+            retry_after=response.headers.get("Retry-After"),
+            location=response.headers.get("Location"),
+            body=data,
+            raw=response.raw,
+        )
