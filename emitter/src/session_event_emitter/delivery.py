@@ -309,10 +309,16 @@ class Delivery:
         report = self.report
         if report.outcome not in ("idle", "pending"):
             return
-        verdicts = report.accepted + report.duplicate + report.dead_lettered
-        if report.remaining == 0:
-            report.outcome = "delivered" if verdicts else "idle"
-            report.detail = report.detail if verdicts else "nothing to send"
+        delivered = report.accepted + report.duplicate
+        if report.remaining == 0 and not delivered and report.dead_lettered:
+            report.outcome = "dead_lettered"
+            report.detail = (
+                f"the server called {report.dead_lettered} event(s) invalid; "
+                "`retry-dead` puts them back"
+            )
+        elif report.remaining == 0:
+            report.outcome = "delivered" if delivered else "idle"
+            report.detail = report.detail if delivered else "nothing to send"
         else:
             report.outcome = "pending"
             if not report.detail:
