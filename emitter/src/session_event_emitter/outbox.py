@@ -179,7 +179,9 @@ class Outbox:
     def retry_dead(self) -> int:
         """Put every dead letter back in the outbox; returns how many went back.
 
-        An event whose key is pending again meanwhile keeps the pending copy.
+        A dead letter whose key is pending again stays where it is: the pending copy may be
+        the very one a running sender is moving here (it writes the dead letter first, then
+        removes the pending copy), and deleting the dead letter then would lose the event.
         """
         moved = 0
         for path in sorted(_list(self.dead_letter_dir)):
@@ -189,7 +191,8 @@ class Outbox:
             record = read_json_object(path, MAX_FILE_BYTES)
             event = record.get("event")
             if isinstance(event, dict):
-                self.put(name[: -len(".json")], event)
+                if not self.put(name[: -len(".json")], event):
+                    continue
                 moved += 1
             _unlink(path)
         return moved
