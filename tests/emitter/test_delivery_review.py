@@ -7,11 +7,16 @@ Each test names one way a promise of CONTRACT §4.1 could fail: a run's outcome 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +163,53 @@ def test_retry_dead_between_a_dead_letter_write_and_the_pending_removal_keeps_th
     pending = {e.key for e in Outbox(consent_on.state).entries()}
     dead = [r["event"] for r in Outbox(consent_on.state).dead_letters()]
     assert key in pending or any(e["session_id_hash"] == key for e in dead)  # type: ignore[index]
+
+
+# -- consent is read before every request, the fallback to the single endpoint included -------
+
+
+@contextlib.contextmanager
+def _batch_missing_while_consent_goes_off(state: Path) -> Iterator[tuple[str, list[str]]]:
+    """A server of the original kind (no batch endpoint) during whose batch answer the user
+    records "off" (what `disable` does first). Yields its URL and the paths it was sent."""
+    paths: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            paths.append(self.path)
+            if self.path.endswith("/batch"):
+                (state / "config.json").write_text(json.dumps({"telemetry": "off"}))
+                status, body = 404, {"error": "Not found"}
+            else:
+                status, body = 202, {"ok": True}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", paths
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_nothing_goes_to_the_single_endpoint_after_consent_went_off_during_the_batch_request(
+    home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (home.state).mkdir(parents=True, exist_ok=True)
+    (home.state / "config.json").write_text(json.dumps({"telemetry": "on"}))
+    _enqueue(home)
+    with _batch_missing_while_consent_goes_off(home.state) as (url, paths):
+        monkeypatch.setenv("SESSION_EVENTS_URL", url)
+        deliver(Settings.load(), FAST)
+    assert paths == ["/v1/session-events/batch"]
