@@ -201,9 +201,7 @@ class Delivery:
                 return
             batch = _take_batch(pending, self.plan.batch_size)
             with request_gate(self.home):
-                settings = self.load()
-                if not settings.consent.enabled:
-                    raise _Stop("consent_off", f"telemetry is off ({settings.consent.source})")
+                settings = self._check_consent()
                 endpoint = settings.endpoint
                 if endpoint is None:
                     raise _Stop(
@@ -221,6 +219,7 @@ class Delivery:
                 else:
                     result = self._post_batch(batch, endpoint.batch)
                     if isinstance(result, Refusal) and result.no_batch_endpoint:
+                        self._check_consent()  # a second request: consent is read again
                         single = self._post_single(batch[0], endpoint.single)
                         if isinstance(single, list):
                             modes.remember_single_only(self.home, endpoint.batch)
@@ -231,6 +230,13 @@ class Delivery:
                     self._settle(batch, result)
                     continue
             self._refused(result, batch)
+
+    def _check_consent(self) -> Settings:
+        """The settings as they are now; ends the run when consent is off."""
+        settings = self.load()
+        if not settings.consent.enabled:
+            raise _Stop("consent_off", f"telemetry is off ({settings.consent.source})")
+        return settings
 
     def _post_batch(self, batch: list[Entry], url: str) -> list[Verdict] | Refusal:
         body = {"events": [wire_event(entry.event) for entry in batch]}
