@@ -213,3 +213,16 @@ def test_nothing_goes_to_the_single_endpoint_after_consent_went_off_during_the_b
         monkeypatch.setenv("SESSION_EVENTS_URL", url)
         deliver(Settings.load(), FAST)
     assert paths == ["/v1/session-events/batch"]
+
+
+# -- a password in the URL is shown hidden everywhere -----------------------------------------
+
+
+def test_status_json_hides_the_password_of_the_endpoint_url(
+    home: Any, monkeypatch: pytest.MonkeyPatch, run_cli: Any
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://ingest:s3cret-pw@127.0.0.1:9/")
+    done = run_cli("status", "--json")
+    report = json.loads(done.stdout)
+    assert report["endpoint"] is not None
+    assert b"s3cret-pw" not in done.stdout
