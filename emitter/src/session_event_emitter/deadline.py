@@ -4,8 +4,8 @@
 (the caller's ignored disposition and blocked mask, both inherited across exec, are reset
 first). When it fires, the kernel terminates the process on the spot: no Python code runs,
 no file is written, so nothing the process was blocked on (a server dripping bytes, DNS, a
-slow disk) can keep it alive. It is set before anything else is imported, and re-armed once the real deadline is
-known. A process that finishes in time disarms it or simply exits.
+slow disk) can keep it alive. It is set before anything else is imported, and re-armed
+once the real deadline is known. A process that finishes in time disarms it or simply exits.
 """
 
 from __future__ import annotations
