@@ -8,6 +8,7 @@ Each test names one way a promise of CONTRACT §4.1 could fail: a run's outcome 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -226,3 +227,25 @@ def test_status_json_hides_the_password_of_the_endpoint_url(
     report = json.loads(done.stdout)
     assert report["endpoint"] is not None
     assert b"s3cret-pw" not in done.stdout
+
+
+# -- a pending event is never quarantined for a moment's read error ---------------------------
+
+
+def test_a_pending_event_that_cannot_be_opened_for_a_moment_stays_pending(
+    home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Too many open files (or any other passing error) while the outbox is read must not
+    move a good event to quarantine, where it is never sent."""
+    (key,) = _enqueue(home)
+    real_open = os.open
+
+    def open_fails_for_the_event(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith(f"outbox/{key}.json"):
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_fails_for_the_event)
+    Outbox(home.state).entries()
+    monkeypatch.setattr(os, "open", real_open)
+    assert [entry.key for entry in Outbox(home.state).entries()] == [key]
