@@ -299,7 +299,11 @@ class Outbox:
         if data is not None:
             with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
                 envelope = json.loads(data)
-        if data is None and not os.path.exists(info.path):
+        elif not os.path.exists(info.path) or (
+            info.size <= MAX_FILE_BYTES and os.path.isfile(info.path)
+        ):
+            # Gone meanwhile, or not readable just now (too many open files, say): a file
+            # that may be a good event stays pending; only a file read back bad is moved.
             return None
         if not isinstance(envelope, dict):
             self._quarantine(info.path)
