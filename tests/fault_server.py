@@ -150,22 +150,24 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             if kind in VERDICT_KINDS:
                 verdicts = _verdicts(kind, keys)
+                # What it tells is recorded before the answer leaves: a client may act on
+                # the answer (and the model check its promises) before this thread runs on.
                 if request.path == SINGLE_PATH:
                     verdict = verdicts[0]
-                    if verdict == "invalid":
-                        self._json(400, {"ok": False, "error": "validation_failed", "issues": []})
-                    elif verdict == "retry":
+                    if verdict == "retry":
                         self._json(503, {"ok": False, "error": "store_unavailable"})
                         return
+                    request.told = {keys[0]: verdict}
+                    if verdict == "invalid":
+                        self._json(400, {"ok": False, "error": "validation_failed", "issues": []})
                     else:
                         self._json(202, {"ok": True, "status": verdict})
-                    request.told = {keys[0]: verdict}
                     return
                 results = [
                     {"status": v, **({"issues": []} if v == "invalid" else {})} for v in verdicts
                 ]
-                self._json(200, {"ok": True, "results": results})
                 request.told = dict(zip(keys, verdicts, strict=True))
+                self._json(200, {"ok": True, "results": results})
                 return
             if kind == "400_json_validation":
                 self._json(400, {"ok": False, "error": "validation_failed", "issues": []})
