@@ -249,3 +249,27 @@ def test_a_pending_event_that_cannot_be_opened_for_a_moment_stays_pending(
     Outbox(home.state).entries()
     monkeypatch.setattr(os, "open", real_open)
     assert [entry.key for entry in Outbox(home.state).entries()] == [key]
+
+
+# -- the single endpoint's answer must be one about one event ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ok": True, "results": [{"status": "accepted"}, {"status": "accepted"}]},
+        {"ok": True, "status": "retry"},
+    ],
+    ids=["batch-shaped", "status-retry"],
+)
+def test_a_single_endpoint_answer_that_is_no_verdict_keeps_the_event_pending(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, stub_server: Any, body: dict[str, Any]
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)
+    (key,) = _enqueue(consent_on)
+    # A server of the original kind: the batch URL answers 404, the single one `body`.
+    stub_server.responder = lambda events: (
+        (404, {}, {"error": "Not found"}) if len(stub_server.received) == 1 else (200, {}, body)
+    )
+    deliver(Settings.load(), FAST)
+    assert [entry.key for entry in Outbox(consent_on.state).entries()] == [key]
