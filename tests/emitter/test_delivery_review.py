@@ -273,3 +273,34 @@ def test_a_single_endpoint_answer_that_is_no_verdict_keeps_the_event_pending(
     )
     deliver(Settings.load(), FAST)
     assert [entry.key for entry in Outbox(consent_on.state).entries()] == [key]
+
+
+# -- `disable` while a session is ending --------------------------------------------------------
+
+
+def test_an_event_stored_while_disable_runs_does_not_outlive_disable(
+    home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook read consent (on); `disable` records off and empties the outbox; only then
+    does the hook store its event. Nothing may be left pending after `disable`."""
+    import argparse
+    import io
+
+    from session_event_emitter import commands
+    from session_event_emitter.hook import run_hook
+
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    with contextlib.redirect_stdout(io.StringIO()):
+        commands.enable(argparse.Namespace(url=None))
+    real_put = Outbox.put
+
+    def put_after_a_disable(self: Outbox, *args: Any, **kwargs: Any) -> bool:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            commands.disable(argparse.Namespace(url=None))
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(Outbox, "put", put_after_a_disable)
+    env = dict(os.environ, CLAUDE_SESSION_ID="ending-while-disabled")
+    run_hook(env=env, stdin=io.StringIO(""), spawn=lambda *_args: True)
+    monkeypatch.setattr(Outbox, "put", real_put)
+    assert Outbox(home.state).entries() == []
