@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Deploys session-events to Google Cloud with gcloud: APIs, Firestore (database, indexes,
-# TTL), a least-privilege service account and the gen2 HTTP function. Every step is
+# TTL), the rollup job's token in Secret Manager, a least-privilege service account, the
+# gen2 HTTP function and the daily Cloud Scheduler job that runs the rollup. Every step is
 # idempotent: a second run changes nothing and does not fail.
 #
 # usage: infra/deploy.sh [all|firestore]     (make deploy / make deploy-firestore)
 #
-#   all        (default) APIs, Firestore, service account, function
+#   all        (default) APIs, Firestore, job token, service account, function, schedule
 #   firestore  only the Firestore part: database, composite index, index exemptions, TTL
 #
 # environment:
@@ -17,8 +18,16 @@
 #   MEMORY, CPU           instance size (default: 512Mi, 1; concurrency > 1 needs CPU >= 1)
 #   MIN_INSTANCES         default 0
 #   MAX_INSTANCES         default 10 (a cost and write-rate ceiling)
+#   TIMEOUT               request timeout of the function (default: 540s, so a rollup run
+#                         over a large window finishes; ingest requests end far sooner)
 #   INGEST_TOKEN_SECRET   optional Secret Manager secret holding the ingest token; when set,
 #                         the function reads it as SESSION_EVENTS_INGEST_TOKEN
+#   READ_TOKEN_SECRET     optional Secret Manager secret holding the operator's read token;
+#                         when set, the function reads it as SESSION_EVENTS_READ_TOKEN
+#   JOB_TOKEN_SECRET      Secret Manager secret of the rollup job's token (default:
+#                         session-events-job-token; created with a random token if missing)
+#   ROLLUP_SCHEDULE       cron schedule of the rollup job, UTC (default: "17 3 * * *")
+#   SCHEDULER_LOCATION    Cloud Scheduler location (default: REGION)
 #   RETRY_SLEEP_S         pause between retries of an IAM grant (default: 10)
 #
 # The concurrency per instance is THREADS from the env file, so the request concurrency
@@ -34,7 +43,11 @@ readonly APIS=(
   cloudbuild.googleapis.com
   artifactregistry.googleapis.com
   firestore.googleapis.com
+  secretmanager.googleapis.com
+  cloudscheduler.googleapis.com
 )
+readonly SCHEDULER_JOB="session-events-rollup"
+readonly JOB_PATH="/v1/jobs/rollup"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -80,7 +93,12 @@ MEMORY="${MEMORY:-512Mi}"
 CPU="${CPU:-1}"
 MIN_INSTANCES="${MIN_INSTANCES:-0}"
 MAX_INSTANCES="${MAX_INSTANCES:-10}"
+TIMEOUT="${TIMEOUT:-540s}"
 INGEST_TOKEN_SECRET="${INGEST_TOKEN_SECRET:-}"
+READ_TOKEN_SECRET="${READ_TOKEN_SECRET:-}"
+JOB_TOKEN_SECRET="${JOB_TOKEN_SECRET:-session-events-job-token}"
+ROLLUP_SCHEDULE="${ROLLUP_SCHEDULE:-17 3 * * *}"
+SCHEDULER_LOCATION="${SCHEDULER_LOCATION:-$REGION}"
 RETRY_SLEEP_S="${RETRY_SLEEP_S:-10}"
 SERVICE_ACCOUNT="${SERVICE_ACCOUNT_ID}@${PROJECT}.iam.gserviceaccount.com"
 DRY=0
@@ -195,11 +213,7 @@ grant() {
 # ---- steps ------------------------------------------------------------------------------------
 
 enable_apis() {
-  local apis=("$@")
-  if [[ -n "$INGEST_TOKEN_SECRET" && "$PART" == "all" ]]; then
-    apis+=(secretmanager.googleapis.com)
-  fi
-  run gcloud services enable "${apis[@]}" --project="$PROJECT"
+  run gcloud services enable "$@" --project="$PROJECT"
 }
 
 firestore_database() {
@@ -216,12 +230,21 @@ firestore_indexes_and_ttl() {
     --field-config=field-path=identity_hash,order=ascending \
     --field-config=field-path=ended_at,order=descending \
     --project="$PROJECT" --quiet
+  # The operator's anonymous sessions (github_hash == null), newest first, and their count.
+  create gcloud firestore indexes composite create --database="$DATABASE" \
+    --collection-group="$COLLECTION" --query-scope=collection \
+    --field-config=field-path=github_hash,order=ascending \
+    --field-config=field-path=ended_at,order=descending \
+    --project="$PROJECT" --quiet
   # Monotonically increasing timestamps: indexing them caps writes at ~500/s (hotspot).
   local field
   for field in received_at expire_at; do
     run gcloud firestore indexes fields update "$field" --database="$DATABASE" \
       --collection-group="$COLLECTION" --disable-indexes --project="$PROJECT" --quiet
   done
+  # Rollup documents are read by key only: their JSON body is never indexed.
+  run gcloud firestore indexes fields update body --database="$DATABASE" \
+    --collection-group="${COLLECTION}_rollups" --disable-indexes --project="$PROJECT" --quiet
   # Firestore deletes a document after its expire_at (CONTRACT §3: received_at + retention).
   run gcloud firestore fields ttls update expire_at --database="$DATABASE" \
     --collection-group="$COLLECTION" --enable-ttl --project="$PROJECT" --quiet
@@ -237,10 +260,27 @@ service_account() {
   grant gcloud projects add-iam-policy-binding "$PROJECT" \
     --member="serviceAccount:$SERVICE_ACCOUNT" --role=roles/datastore.user \
     --condition=None --quiet
-  if [[ -n "$INGEST_TOKEN_SECRET" ]]; then
-    grant gcloud secrets add-iam-policy-binding "$INGEST_TOKEN_SECRET" \
+  local secret
+  for secret in "$JOB_TOKEN_SECRET" "$INGEST_TOKEN_SECRET" "$READ_TOKEN_SECRET"; do
+    [[ -n "$secret" ]] || continue
+    grant gcloud secrets add-iam-policy-binding "$secret" \
       --member="serviceAccount:$SERVICE_ACCOUNT" --role=roles/secretmanager.secretAccessor \
       --project="$PROJECT" --quiet
+  done
+}
+
+# A random token (64 hex characters) on stdout, never on a command line.
+random_token() {
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+job_token_secret() {
+  if ! exists gcloud secrets describe "$JOB_TOKEN_SECRET" --project="$PROJECT"; then
+    if [[ $DRY -eq 1 ]]; then
+      echo "# the next command reads a random token on stdin"
+    fi
+    create gcloud secrets create "$JOB_TOKEN_SECRET" \
+      --replication-policy=automatic --data-file=- --project="$PROJECT" < <(random_token)
   fi
 }
 
@@ -260,14 +300,76 @@ deploy_function() {
     --concurrency="$CONCURRENCY"
     --min-instances="$MIN_INSTANCES"
     --max-instances="$MAX_INSTANCES"
+    --timeout="$TIMEOUT"
     --env-vars-file="$ENV_FILE"
   )
+  local secrets="SESSION_EVENTS_JOB_TOKEN=${JOB_TOKEN_SECRET}:latest"
   if [[ -n "$INGEST_TOKEN_SECRET" ]]; then
-    flags+=(--set-secrets="SESSION_EVENTS_INGEST_TOKEN=${INGEST_TOKEN_SECRET}:latest")
+    secrets+=",SESSION_EVENTS_INGEST_TOKEN=${INGEST_TOKEN_SECRET}:latest"
   fi
+  if [[ -n "$READ_TOKEN_SECRET" ]]; then
+    secrets+=",SESSION_EVENTS_READ_TOKEN=${READ_TOKEN_SECRET}:latest"
+  fi
+  flags+=(--set-secrets="$secrets")
   run gcloud functions deploy "$FUNCTION_NAME" "${flags[@]}" --quiet
+}
+
+function_url() {
   run gcloud functions describe "$FUNCTION_NAME" --region="$REGION" --project="$PROJECT" \
     --format="value(serviceConfig.uri)"
+}
+
+# What a command prints, or (DRY_RUN=1) a placeholder and the command as a comment.
+read_value() {
+  local placeholder="$1"
+  shift
+  if [[ $DRY -eq 1 ]]; then
+    echo "# $placeholder comes from: $(quote "$@")" >&2
+    echo "$placeholder"
+    return 0
+  fi
+  "$@"
+}
+
+# The daily rollup: Cloud Scheduler POSTs to the job route with the job token. The token is
+# read from Secret Manager here and never printed (the command shows <job-token>).
+rollup_schedule() {
+  local url token verb=create header_flag=--headers
+  url="$(read_value '<function-url>' gcloud functions describe "$FUNCTION_NAME" \
+    --region="$REGION" --project="$PROJECT" --format="value(serviceConfig.uri)")"
+  [[ -n "$url" ]] || die 1 "could not read the function's URL"
+  token="$(read_value '<job-token>' gcloud secrets versions access latest \
+    --secret="$JOB_TOKEN_SECRET" --project="$PROJECT")"
+  [[ -n "$token" ]] || die 1 "the secret $JOB_TOKEN_SECRET holds no token"
+  if exists gcloud scheduler jobs describe "$SCHEDULER_JOB" --location="$SCHEDULER_LOCATION" \
+    --project="$PROJECT"; then
+    verb=update
+    header_flag=--update-headers
+  fi
+  local command=(
+    gcloud scheduler jobs "$verb" http "$SCHEDULER_JOB"
+    --location="$SCHEDULER_LOCATION"
+    --schedule="$ROLLUP_SCHEDULE"
+    --time-zone=Etc/UTC
+    --uri="${url}${JOB_PATH}"
+    --http-method=POST
+    "${header_flag}=Authorization=Bearer <job-token>"
+    --attempt-deadline=600s
+    --max-retry-attempts=3
+    --min-backoff=300s
+    --project="$PROJECT"
+    --quiet
+  )
+  if [[ $DRY -eq 1 ]]; then
+    quote "${command[@]}"
+    return 0
+  fi
+  echo "+ $(quote "${command[@]}")" >&2
+  local i
+  for i in "${!command[@]}"; do
+    command[i]="${command[i]//<job-token>/$token}"
+  done
+  "${command[@]}" >/dev/null
 }
 
 # ---- plan -------------------------------------------------------------------------------------
@@ -284,6 +386,9 @@ else
   enable_apis "${APIS[@]}"
   firestore_database
   firestore_indexes_and_ttl
+  job_token_secret
   service_account
   deploy_function
+  rollup_schedule
+  function_url
 fi

@@ -76,6 +76,8 @@ class FaultServer:
     note: Callable[[], object] = lambda: None
     release: threading.Event = field(default_factory=threading.Event)
     hang_seconds: float = 5.0
+    # Called before the answer to the request of that index (counted from `play`).
+    before_answer: dict[int, Callable[[], None]] = field(default_factory=dict)
     port: int = 0
     _cursor: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,11 +90,12 @@ class FaultServer:
         with self._lock:
             self.script, self._cursor = list(kinds), 0
 
-    def next_kind(self) -> str:
+    def next_kind(self) -> tuple[str, Callable[[], None] | None]:
         with self._lock:
             kind = self.script[min(self._cursor, len(self.script) - 1)]
+            hook = self.before_answer.get(self._cursor)
             self._cursor += 1
-            return kind
+            return kind, hook
 
     def told(self, verdict: str) -> set[str]:
         """Keys that were given `verdict` by some answer."""
@@ -129,9 +132,11 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             else:
                 events = []
             keys = [event_key(event) for event in events]
-            kind = server.next_kind()
+            kind, before_answer = server.next_kind()
             request = Request(self.path, keys, kind, note=server.note())
             server.requests.append(request)
+            if before_answer is not None:
+                before_answer()
             self._answer(kind, request)
 
         def _answer(self, kind: str, request: Request) -> None:

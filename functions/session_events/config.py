@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,31 +13,54 @@ STORES = ("sqlite", "firestore", "dynamodb", "memory")
 SINGLE_BODY_LIMIT = 64 * 1024
 BATCH_BODY_LIMIT = 1024 * 1024
 
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_ENDPOINT = re.compile(r"https?://[^\s/?#]+(/\S*)?")
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer") from None
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be >= {minimum}")
-    return value
+# The store work of one request ends within this by default: below the emitter's 5 s read
+# timeout, so its answer (even a 503) arrives before the emitter gives up on it.
+DEFAULT_STORE_TIMEOUT_S = 4.0
+
+# The longest store timeout taken: a Cloud Function (gen2) HTTP request lasts at most an hour.
+MAX_TIMEOUT_S = 3600.0
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number") from None
-    if not value > 0:
-        raise ConfigurationError(f"{name} must be > 0")
-    return value
+class _Reader:
+    """Reads variables and notes every malformed one, so all are reported at once."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, "").strip() or default
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be an integer")
+            return default
+        if value < minimum:
+            self.problems.append(f"{name} must be >= {minimum}")
+            return default
+        return value
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a number of seconds")
+            return default
+        if not 0 < value <= MAX_TIMEOUT_S:
+            self.problems.append(f"{name} must be > 0 and <= {MAX_TIMEOUT_S:g}")
+            return default
+        return value
 
 
 @dataclass(frozen=True)
@@ -51,25 +75,39 @@ class Settings:
     retention_days: int = 365
     rate_limit_per_minute: int = 600
     ingest_token: str | None = None
-    store_timeout_s: float = 5.0
+    store_timeout_s: float = DEFAULT_STORE_TIMEOUT_S
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        store = env.get("SESSION_EVENTS_STORE", "sqlite").strip().lower() or "sqlite"
+        """The settings, or ConfigurationError naming every malformed variable at once."""
+        read = _Reader(env)
+        store = read.text("SESSION_EVENTS_STORE", "sqlite").lower()
         if store not in STORES:
-            raise ConfigurationError(f"SESSION_EVENTS_STORE must be one of {', '.join(STORES)}")
-        collection = env.get("SESSION_EVENTS_COLLECTION", "").strip() or "session_events"
+            read.problems.append(f"SESSION_EVENTS_STORE must be one of {', '.join(STORES)}")
+        collection = read.text("SESSION_EVENTS_COLLECTION", "session_events")
         if "/" in collection:
-            raise ConfigurationError("SESSION_EVENTS_COLLECTION must not contain '/'")
-        return cls(
+            read.problems.append("SESSION_EVENTS_COLLECTION must not contain '/'")
+        table = read.text("SESSION_EVENTS_DYNAMODB_TABLE", "session_events")
+        if not _TABLE_NAME.fullmatch(table):
+            read.problems.append(
+                "SESSION_EVENTS_DYNAMODB_TABLE must be 3-255 characters of A-Z a-z 0-9 _ . -"
+            )
+        endpoint = read.text("SESSION_EVENTS_DYNAMODB_ENDPOINT", "") or None
+        if endpoint is not None and not _ENDPOINT.fullmatch(endpoint):
+            read.problems.append(
+                "SESSION_EVENTS_DYNAMODB_ENDPOINT must be an http:// or https:// URL"
+            )
+        settings = cls(
             store=store,
-            sqlite_path=env.get("SESSION_EVENTS_SQLITE_PATH", "").strip()
-            or ".data/session_events.db",
+            sqlite_path=read.text("SESSION_EVENTS_SQLITE_PATH", ".data/session_events.db"),
             collection=collection,
-            dynamodb_table=env.get("SESSION_EVENTS_DYNAMODB_TABLE", "").strip() or "session_events",
-            dynamodb_endpoint_url=env.get("SESSION_EVENTS_DYNAMODB_ENDPOINT", "").strip() or None,
-            retention_days=_int(env, "SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
-            rate_limit_per_minute=_int(env, "SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
-            ingest_token=env.get("SESSION_EVENTS_INGEST_TOKEN", "").strip() or None,
-            store_timeout_s=_float(env, "SESSION_EVENTS_STORE_TIMEOUT_S", 5.0),
+            dynamodb_table=table,
+            dynamodb_endpoint_url=endpoint,
+            retention_days=read.integer("SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
+            rate_limit_per_minute=read.integer("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
+            ingest_token=read.text("SESSION_EVENTS_INGEST_TOKEN", "") or None,
+            store_timeout_s=read.seconds("SESSION_EVENTS_STORE_TIMEOUT_S", DEFAULT_STORE_TIMEOUT_S),
         )
+        if read.problems:
+            raise ConfigurationError("; ".join(read.problems))
+        return settings

@@ -11,7 +11,7 @@ IngestError(code, status, retryable)
 │   ├── UnsupportedMediaType   415 unsupported_media_type
 │   └── RateLimited            429 rate_limited (+ Retry-After)
 ├── StoreUnavailable           503 store_unavailable (+ Retry-After)
-└── ConfigurationError         500 internal (the message names the variable; logged, never sent)
+└── ConfigurationError         500 internal (names every bad variable; logged, never sent)
 """
 
 from __future__ import annotations
@@ -119,4 +119,4 @@ class StoreUnavailable(IngestError):
 
 
 class ConfigurationError(IngestError):
-    """A setting is missing or malformed; the detail names the variable (for logs only)."""
+    """Settings are malformed; the detail names every bad variable, never its value (logs only)."""

@@ -42,6 +42,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/openapi.json": ("GET", "HEAD"),
 }
 
+# The read side (rollup job, public statistics, operator's view) lives in readroutes.py.
+READ_PREFIXES = ("/v1/jobs/", "/v1/stats/", "/admin")
+
 _READ_CHUNK = 64 * 1024
 _GZIP = ("gzip", "x-gzip")
 
@@ -66,6 +69,10 @@ class Exchange:
 
 def handle(request: Request, runtime: Runtime | None = None) -> Response:
     """The whole request: route, check, run, answer; nothing escapes as an exception."""
+    if request.path.startswith(READ_PREFIXES):
+        from session_events.readroutes import handle_read  # off the ingest path's imports
+
+        return handle_read(request, runtime)
     started = time.perf_counter()
     exchange = Exchange()
     route = request.path if request.path in ROUTES else "(unknown)"

@@ -18,6 +18,7 @@ ALLOWED_FIELDS = frozenset(
         "accepted",
         "duplicate",
         "invalid",
+        "retry",
         "latency_ms",
         "identity_prefix",
         "store",
@@ -48,6 +49,15 @@ def log_request(message: str, status: int, stream: TextIO | None = None, **field
     for key, value in fields.items():
         if key in ALLOWED_FIELDS and value is not None:
             line[key] = hash_prefix(value) if key == "identity_prefix" else value
+    _write(line, stream)
+
+
+def log_problem(message: str, stream: TextIO | None = None) -> None:
+    """One ERROR line outside any request (a problem found at start-up)."""
+    _write({"severity": "ERROR", "message": message}, stream)
+
+
+def _write(line: dict[str, Any], stream: TextIO | None) -> None:
     text = json.dumps(line, separators=(",", ":")) + "\n"
     out = stream or sys.stdout
     with _write_lock:

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from session_events import __version__
+from session_events import __version__, openapi_read
 from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.errors import (
     IngestError,
@@ -52,8 +52,8 @@ FIELD_NOTES: dict[str, str] = {
     "With identity_hash it is the idempotency key: the first event stored for the pair wins.",
     "ended_at": "RFC 3339 date-time; an offset is converted to UTC, no offset means UTC. "
     "Not before 2020-01-01 and not later than the server's time + 24 hours.",
-    "tool_count": "Number of tool calls in the session.",
-    "tokens_saved": "Tokens saved in the session.",
+    "tool_count": "Number of tool calls in the session; 5.0 is taken as 5, 5.5 is refused.",
+    "tokens_saved": "Tokens saved in the session; 5.0 is taken as 5, 5.5 is refused.",
     "plugin_version": "Version of the emitting plugin.",
     "github_hash": "Optional: sha256(GitHub login + the same quarterly salt).",
     "branch_sha": "Optional: a commit SHA prefix of 7-40 hex characters, stored lowercase.",
@@ -91,9 +91,12 @@ class IngestAnswer(_Answer):
 
 
 class BatchItemResult(_Answer):
-    """The outcome of one event of a batch, at the event's position; `issues` when invalid."""
+    """The outcome of one event of a batch, at the event's position; `issues` when invalid.
 
-    status: Literal["accepted", "duplicate", "invalid"]
+    `retry`: the store could not take this event now; it is not stored, send it again later.
+    """
+
+    status: Literal["accepted", "duplicate", "invalid", "retry"]
     issues: list[Issue] = Field(default_factory=list)
 
 
@@ -127,6 +130,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Issue,
     HealthAnswer,
     ErrorAnswer,
+    *openapi_read.MODELS,
 )
 
 
@@ -225,6 +229,7 @@ def _responses() -> dict[str, Any]:
         "Internal": _error(
             "Anything unexpected; the answer never carries its detail.", IngestError
         ),
+        **openapi_read.RESPONSES,
     }
 
 
@@ -326,8 +331,9 @@ def _openapi_document() -> dict[str, Any]:
                     (
                         "200",
                         _answer(
-                            "One result per event, in order; an invalid event is reported "
-                            "in its result and does not reject the others.",
+                            "One result per event, in order; an invalid event, or one the "
+                            "store cannot take now (`retry`), is reported in its result and "
+                            "does not reject the others.",
                             BatchAnswer,
                         ),
                     ),
@@ -352,6 +358,7 @@ def _openapi_document() -> dict[str, Any]:
                     "content": _json({"type": "object"}),
                 },
             ),
+            **openapi_read.paths(),
         },
         "components": {
             "schemas": schemas,
@@ -379,7 +386,8 @@ def _openapi_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "Only when SESSION_EVENTS_INGEST_TOKEN is set on the "
                     "function; compared in constant time. Otherwise no authentication.",
-                }
+                },
+                **openapi_read.SECURITY_SCHEMES,
             },
         },
     }

@@ -10,9 +10,18 @@ from collections.abc import Callable
 # Above this many tracked identities, buckets that have refilled completely are dropped.
 _PRUNE_AT = 50_000
 
+# Float slack when comparing token levels: a client that waited exactly as told gets through.
+_SLACK = 1e-6
+
 
 class RateLimiter:
-    """Each identity's bucket holds `per_minute` tokens and refills continuously."""
+    """Each identity's bucket holds `per_minute` tokens and refills continuously.
+
+    A request for more tokens than the bucket holds (a batch of 100 under a limit of 10) is
+    taken once the bucket is full and leaves it in debt, so the rate over time still holds
+    and any request can get through. The wait returned is the true one: the same request
+    sent again after it (and nothing else for those identities meanwhile) is taken.
+    """
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
@@ -24,7 +33,7 @@ class RateLimiter:
     def acquire(self, counts: dict[str, int]) -> int:
         """Take `counts[identity]` tokens for every identity, all or none.
 
-        Returns 0 when taken, else the seconds to wait before the request can succeed.
+        Returns 0 when taken, else the whole seconds to wait before the request is taken.
         """
         if self.per_minute <= 0:
             return 0
@@ -33,10 +42,8 @@ class RateLimiter:
             levels = {identity: self._level(identity, now) for identity in counts}
             wait = 0.0
             for identity, wanted in counts.items():
-                missing = wanted - levels[identity]
-                if wanted > self.per_minute:
-                    wait = max(wait, 60.0)
-                elif missing > 0:
+                missing = min(wanted, self.per_minute) - levels[identity]
+                if missing > _SLACK:
                     wait = max(wait, missing / self._rate)
             if wait > 0:
                 return max(1, math.ceil(wait))

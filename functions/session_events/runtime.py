@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass
 
 from session_events.config import Settings
+from session_events.errors import ConfigurationError
+from session_events.logs import log_problem
 from session_events.ratelimit import RateLimiter
 from session_events.service import IngestService
 from session_events.stores import EventStore, open_store
@@ -49,3 +51,14 @@ def reset_runtime() -> None:
     global _runtime
     with _lock:
         _runtime = None
+
+
+def check_configuration() -> None:
+    """Log, at start-up, every malformed setting at once (the requests then answer 500)."""
+    try:
+        Settings.from_env(os.environ)
+    except ConfigurationError as error:
+        log_problem(f"configuration: {error.detail}")
+
+
+check_configuration()

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -33,6 +34,15 @@ _RFC3339 = re.compile(
 )
 
 Hash = Annotated[str, StringConstraints(min_length=64, max_length=64, pattern=HASH_PATTERN)]
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON number with a zero fraction (`5.0`) is that integer, as the original server took
+    it; any other value is left for the strict integer check (which refuses 5.5, true, "5")."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
 Ref = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
 
 
@@ -76,8 +86,8 @@ class SessionEvent(BaseModel):
     identity_hash: Hash
     session_id_hash: Hash
     ended_at: datetime
-    tool_count: Annotated[int, Field(ge=0, le=1_000_000)]
-    tokens_saved: Annotated[int, Field(ge=0, le=1_000_000_000)]
+    tool_count: Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole_number)]
+    tokens_saved: Annotated[int, Field(ge=0, le=1_000_000_000), BeforeValidator(_whole_number)]
     plugin_version: Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
     github_hash: Hash | None = None
     branch_sha: Annotated[str, StringConstraints(pattern=BRANCH_SHA_PATTERN)] | None = None

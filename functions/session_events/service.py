@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from session_events.errors import StoreUnavailable
 from session_events.schema import SessionEvent
 from session_events.stores.base import EventRecord, EventStore, Outcome
 
@@ -33,29 +34,41 @@ class IngestService:
         return EventRecord(event, received_at, received_at + self._retention)
 
     def ingest(self, event: SessionEvent) -> Outcome:
-        return self.store.put(self._record(event, self._clock()))
+        """ACCEPTED or DUPLICATE; an event the store cannot take now is StoreUnavailable."""
+        outcome = self.store.put(self._record(event, self._clock()))
+        if outcome is Outcome.RETRY:
+            raise StoreUnavailable("the store did not take the event")
+        return outcome
 
     def ingest_many(self, events: Sequence[SessionEvent | None]) -> list[Outcome]:
         """One outcome per item, in order; None items are invalid and never stored.
 
-        A pair repeated inside one batch is stored once: later copies are duplicates.
+        A pair repeated inside one batch is stored once: later copies are duplicates, or
+        RETRY like their first copy when the store could not take it now.
         """
         now = self._clock()
         outcomes: list[Outcome] = [Outcome.INVALID] * len(events)
         records: list[EventRecord] = []
         positions: list[int] = []
-        seen: set[str] = set()
+        first: dict[str, int] = {}  # key -> position of its first copy
+        copies: list[tuple[int, int]] = []  # (position, position of the first copy)
         for position, event in enumerate(events):
             if event is None:
                 continue
             record = self._record(event, now)
-            if record.key in seen:
-                outcomes[position] = Outcome.DUPLICATE
+            if record.key in first:
+                copies.append((position, first[record.key]))
                 continue
-            seen.add(record.key)
+            first[record.key] = position
             records.append(record)
             positions.append(position)
         if records:
-            for position, outcome in zip(positions, self.store.put_many(records), strict=True):
+            stored = self.store.put_many(records)
+            if all(outcome is Outcome.RETRY for outcome in stored):
+                raise StoreUnavailable("the store took none of the batch")
+            for position, outcome in zip(positions, stored, strict=True):
                 outcomes[position] = outcome
+        for position, original in copies:
+            retry = outcomes[original] is Outcome.RETRY
+            outcomes[position] = Outcome.RETRY if retry else Outcome.DUPLICATE
         return outcomes

@@ -27,6 +27,17 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
+def paired_ratio(values: Sequence[float], baselines: Sequence[float]) -> float:
+    """Median of value/baseline over rounds that measured both side by side.
+
+    On a shared machine the load drifts from one round to the next; a figure and its
+    baseline taken in the same round share that load, so their ratio is steadier than the
+    ratio of two medians.
+    """
+    pairs = [v / b for v, b in zip(values, baselines, strict=True) if b]
+    return median(pairs)
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile (p99 of 100 samples is the 99th smallest)."""
     if not values:

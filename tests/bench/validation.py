@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.errors import IngestError
-from session_events.http import batch_items, parse_object
-from session_events.schema import SessionEvent, validation_issues
+from session_events.http import parse_object
+from session_events.schema import BatchEnvelope, SessionEvent, validation_issues
 
 
 def _per_call_us(fn: Callable[[], Any], *, rounds: int, min_time_s: float = 0.05) -> float:
@@ -36,12 +36,14 @@ def _reject(raw: bytes, *, batch: bool = False) -> None:
     """What the HTTP edge does with a bad body: parse, validate, build the issues list."""
     try:
         payload = parse_object(raw)
-        items = batch_items(payload) if batch else [payload]
+        items = BatchEnvelope.model_validate(payload).events if batch else [payload]
         for item in items:
             try:
                 SessionEvent.model_validate(item)
             except ValidationError as error:
                 json.dumps(validation_issues(error))
+    except ValidationError as error:
+        json.dumps(validation_issues(error))
     except IngestError as error:
         json.dumps(error.body())
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from session_events import openapi
 from session_events.http import ROUTES
+from session_events.readroutes import PUBLISHED_ROUTES
 from session_events.runtime import reset_runtime
 from session_events.schema import SessionEvent
 
@@ -32,6 +33,7 @@ ERROR_CODES = {
     "rate_limited",
     "store_unavailable",
     "internal",
+    "disabled",
 }
 
 
@@ -136,7 +138,7 @@ def test_openapi_paths_and_methods_are_the_routes() -> None:
     paths = checked_in(openapi.OPENAPI_FILE)["paths"]
     assert {path: tuple(sorted(ops)) for path, ops in paths.items()} == {
         path: tuple(sorted(method.lower() for method in methods))
-        for path, methods in ROUTES.items()
+        for path, methods in {**ROUTES, **PUBLISHED_ROUTES}.items()
     }
 
 
@@ -189,7 +191,7 @@ def test_batch_request_takes_at_most_100_events() -> None:
     assert batch["properties"]["events"]["maxItems"] == 100
     assert batch["properties"]["events"]["items"] == {"$ref": "#/components/schemas/SessionEvent"}
     result = document["components"]["schemas"]["BatchItemResult"]
-    assert result["properties"]["status"]["enum"] == ["accepted", "duplicate", "invalid"]
+    assert result["properties"]["status"]["enum"] == ["accepted", "duplicate", "invalid", "retry"]
 
 
 def test_bearer_token_is_optional() -> None:

@@ -171,3 +171,16 @@ def test_console_script_is_installed() -> None:
 
     script = shutil.which("session-event-emit", path=os.path.dirname(sys.executable))
     assert script is not None
+
+
+def test_disable_also_forgets_the_refs_recorded_for_running_sessions(
+    consent_on: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
+    done = run_cli("ref", "--session-id", "running-session", "docs:quickstart")
+    assert done.returncode == 0
+    refs_dir = consent_on.state / "session-refs"
+    assert list(refs_dir.iterdir())
+    monkeypatch.delenv("SESSION_EVENTS_TELEMETRY")
+    assert run_cli("disable").returncode == 0
+    assert [p for p in refs_dir.iterdir() if p.suffix == ".json"] == []

@@ -17,6 +17,8 @@ import contextlib
 import io
 import itertools
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -110,6 +112,39 @@ class DeliveryPromises(RuleBasedStateMachine):
         self._deliver(kinds, wait_for_lock=True)
 
     @precondition(lambda self: self.consent)
+    @rule(kinds=answers, at=st.integers(min_value=0, max_value=3))
+    def disable_while_a_sender_runs(self, kinds: list[str], at: int) -> None:
+        """`disable` typed while the sender waits for the answer to its request number `at`."""
+        config = self.state / "state" / "config.json"
+        withdrawing: list[threading.Thread] = []
+
+        def disable_now() -> None:
+            def run() -> None:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    commands.disable(argparse.Namespace(url=None))
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            withdrawing.append(thread)
+            deadline = time.monotonic() + 5
+            while '"off"' not in config.read_text() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.consent = False  # every request after this one breaks the promise
+
+        self.server.before_answer = {at: disable_now}
+        try:
+            self._deliver(kinds, wait_for_lock=False)
+        finally:
+            self.server.before_answer = {}
+        if not withdrawing:  # the run ended before request `at`: disable now
+            disable_now()
+        withdrawing[0].join(10)
+        self.consent = False
+        settled = self.server.told("accepted") | self.server.told("duplicate")
+        self.withdrawn |= self.created - settled - self.server.told("invalid")
+        assert self._pending() == set()
+
+    @precondition(lambda self: self.consent)
     @rule()
     def disable(self) -> None:
         self.withdrawn |= self._pending()
@@ -170,3 +205,21 @@ TestDeliveryPromises.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_disable_during_a_run_stops_it_whatever_the_server_answered(
+    tmp_path: Path, kind: str
+) -> None:
+    """The same machine, one sequence per answer: `disable` arrives while request 0 waits."""
+    DeliveryPromises.root = tmp_path
+    machine = DeliveryPromises()
+    try:
+        machine.hook_runs()
+        machine.hook_runs()
+        machine.disable_while_a_sender_runs([kind, "accepted"], 0)
+        machine.no_consented_event_is_lost()
+        machine.nothing_is_sent_while_consent_is_off()
+        machine.nothing_is_sent_again_after_its_verdict()
+    finally:
+        machine.teardown()

@@ -190,10 +190,19 @@ def test_branch_sha_inside_a_repository_is_a_head_prefix(home: Any, tmp_path: Pa
     assert head.startswith(sha)
 
 
-def test_no_branch_sha_when_git_is_missing(
+def test_branch_sha_without_git_installed_is_read_from_the_repository(
+    home: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = git_repo(tmp_path / "repo")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert make_event(HookInput(cwd=str(tmp_path / "repo")))["branch_sha"] == head[:12]
+
+
+def test_no_branch_sha_when_git_is_needed_and_missing(
     home: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     git_repo(tmp_path / "repo")
+    (tmp_path / "repo" / ".git" / "reftable").mkdir()  # a layout only git itself reads
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     assert "branch_sha" not in make_event(HookInput(cwd=str(tmp_path / "repo")))
 

@@ -68,6 +68,8 @@ class FirestoreBackend:
             "FIRESTORE_EMULATOR_HOST": host,
             "GOOGLE_CLOUD_PROJECT": "demo-session-events",
             "SESSION_EVENTS_COLLECTION": self.collection,
+            # A cold emulator on a busy machine can take seconds over its first request.
+            "SESSION_EVENTS_STORE_TIMEOUT_S": "30",
         }
         self.host = host
 

@@ -224,15 +224,42 @@ def test_rate_limit_zero_means_no_limit(make_client: AppFactory, tmp_path: Path)
         assert client.post(BATCH_URL, json={"events": events}).status_code == 200
 
 
-def test_batch_over_the_rate_limit_stores_nothing(make_client: AppFactory, tmp_path: Path) -> None:
+def test_batch_refused_by_the_rate_limit_stores_nothing(
+    make_client: AppFactory, tmp_path: Path
+) -> None:
     client = make_client(
         SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "e.db"), SESSION_EVENTS_RATE_LIMIT_PER_MINUTE="5"
     )
-    events = [event(session_id_hash=hexhash(str(i))) for i in range(6)]
+    assert client.post(URL, json=event(session_id_hash=hexhash("first"))).status_code == 202
+    events = [event(session_id_hash=hexhash(str(i))) for i in range(5)]
     assert client.post(BATCH_URL, json={"events": events}).status_code == 429
-    assert client.post(BATCH_URL, json={"events": events[:5]}).get_json()["results"][0] == {
-        "status": "accepted"
-    }
+    again = client.post(URL, json=event(session_id_hash=hexhash("0")))
+    assert again.get_json()["status"] == "accepted"  # the refused batch stored nothing
+
+
+def test_full_batch_is_taken_under_a_limit_below_its_size(
+    make_client: AppFactory, tmp_path: Path
+) -> None:
+    client = make_client(
+        SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "e.db"), SESSION_EVENTS_RATE_LIMIT_PER_MINUTE="5"
+    )
+    events = [event(session_id_hash=hexhash(str(i))) for i in range(100)]
+    answer = client.post(BATCH_URL, json={"events": events})
+    assert answer.status_code == 200
+    assert {result["status"] for result in answer.get_json()["results"]} == {"accepted"}
+
+
+def test_after_a_batch_in_debt_the_wait_told_covers_the_debt(
+    make_client: AppFactory, tmp_path: Path
+) -> None:
+    client = make_client(
+        SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "e.db"), SESSION_EVENTS_RATE_LIMIT_PER_MINUTE="6"
+    )
+    events = [event(session_id_hash=hexhash(str(i))) for i in range(16)]
+    assert client.post(BATCH_URL, json={"events": events}).status_code == 200
+    answer = client.post(URL, json=event(session_id_hash=hexhash("next")))
+    assert answer.status_code == 429
+    assert int(answer.headers["Retry-After"]) == 110  # 10 tokens of debt + 1, at 6 a minute
 
 
 class TestIngestToken:

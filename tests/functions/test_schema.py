@@ -56,6 +56,11 @@ INVALID: list[tuple[str, dict[str, Any], list[Any]]] = [
     ("boolean tool count", event(tool_count=True), ["tool_count"]),
     ("string tool count", event(tool_count="3"), ["tool_count"]),
     ("fractional tool count", event(tool_count=1.5), ["tool_count"]),
+    ("fractional tokens saved", event(tokens_saved=5.5), ["tokens_saved"]),
+    ("boolean tokens saved", event(tokens_saved=True), ["tokens_saved"]),
+    ("string tokens saved", event(tokens_saved="5"), ["tokens_saved"]),
+    ("whole float over the maximum", event(tool_count=1_000_001.0), ["tool_count"]),
+    ("negative whole float", event(tokens_saved=-1.0), ["tokens_saved"]),
     ("tool count too big", event(tool_count=1_000_001), ["tool_count"]),
     ("tokens too big", event(tokens_saved=1_000_000_001), ["tokens_saved"]),
     ("empty version", event(plugin_version=""), ["plugin_version"]),
@@ -106,6 +111,12 @@ def test_issues_never_carry_the_submitted_value() -> None:
 def test_offsets_are_converted_to_utc() -> None:
     parsed = SessionEvent.model_validate(event(ended_at="2026-05-22T14:34:56+02:00"))
     assert parsed.ended_at == datetime(2026, 5, 22, 12, 34, 56, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("field", ["tool_count", "tokens_saved"])
+def test_a_number_with_a_zero_fraction_is_that_integer(field: str) -> None:
+    value = getattr(SessionEvent.model_validate(event(**{field: 5.0})), field)
+    assert (value, type(value)) == (5, int)
 
 
 def test_branch_sha_is_lowercased() -> None:

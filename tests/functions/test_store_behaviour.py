@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from support import FIXTURE_EVENT, URL, Backend, event, hexhash
 
@@ -122,3 +124,26 @@ def test_readyz_answers_when_the_store_answers(backend_client: FlaskClient) -> N
     answer = backend_client.get("/readyz")
     assert answer.status_code == 200
     assert answer.get_json() == {"ok": True}
+
+
+def test_counts_sent_as_5_point_0_are_stored_as_integers(
+    backend_client: FlaskClient, backend: Backend
+) -> None:
+    body = json.dumps(event(tool_count=None, tokens_saved=None))[:-1]
+    body += ', "tool_count": 5.0, "tokens_saved": 4400.0}'  # as Python's json.dumps(5.0) writes
+    answer = backend_client.post(URL, data=body, content_type="application/json")
+    assert answer.get_json() == {"ok": True, "status": "accepted"}
+    [row] = backend.rows()
+    assert (row["tool_count"], row["tokens_saved"]) == (5, 4400)
+    assert type(row["tool_count"]) is int
+
+
+@pytest.mark.parametrize("value", ["5.5", "true", '"5"'])
+def test_counts_that_are_not_whole_numbers_are_refused(
+    backend_client: FlaskClient, backend: Backend, value: str
+) -> None:
+    body = json.dumps(event(tool_count=None))[:-1] + f', "tool_count": {value}}}'
+    answer = backend_client.post(URL, data=body, content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.get_json()["issues"][0]["loc"] == ["tool_count"]
+    assert backend.rows() == []

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 from flask.testing import FlaskClient
 from loopback import free_port
@@ -115,12 +115,31 @@ def test_same_pair_twice_is_one_item_and_the_second_is_a_duplicate(
     assert stored["received_at"] == {"S": "2026-05-22T13:00:00.123Z"}
 
 
-def test_existing_item_equal_to_ours_is_our_own_retried_write(
+def test_put_retried_after_a_lost_answer_that_finds_its_own_item_is_accepted(
+    store: DynamoDbStore, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = store.client()
+    real_put = client.put_item
+    calls: list[dict[str, Any]] = []
+
+    def put_item_answer_lost(**params: Any) -> Any:
+        calls.append(params)
+        answer = real_put(**params)
+        if len(calls) == 1:  # the item is written, the answer never arrives
+            raise ReadTimeoutError(endpoint_url="http://dynamodb")
+        return answer
+
+    monkeypatch.setattr(client, "put_item", put_item_answer_lost)
+    assert store.put(record()) is Outcome.ACCEPTED
+    assert len(calls) == 2
+    assert len(items(aws)) == 1
+
+
+def test_item_stored_by_another_write_is_a_duplicate_even_when_identical(
     store: DynamoDbStore, aws: Any
 ) -> None:
-    # The first attempt of a put landed but its answer was lost; botocore sent it again.
-    aws.put_item(TableName=TABLE, Item=item(record()))
-    assert store.put(record()) is Outcome.ACCEPTED
+    aws.put_item(TableName=TABLE, Item=item(record(), token="another-request"))
+    assert store.put(record()) is Outcome.DUPLICATE
     assert len(items(aws)) == 1
 
 
@@ -207,9 +226,10 @@ def test_batch_of_one_and_empty_batch(store: DynamoDbStore) -> None:
     assert store.put_many([record()]) == [Outcome.ACCEPTED]
 
 
-def test_batch_with_one_throttled_put_is_unavailable_after_the_others_finish(
-    store: DynamoDbStore, aws: Any, monkeypatch: pytest.MonkeyPatch
+def test_batch_with_one_throttled_put_is_retry_and_the_others_stored(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = DynamoDbStore(TABLE, timeout_s=0.5)
     batch = [record(session_id_hash=hexhash(f"s{number}")) for number in range(10)]
     client = store.client()
     real_put = client.put_item
@@ -220,15 +240,21 @@ def test_batch_with_one_throttled_put_is_unavailable_after_the_others_finish(
         return real_put(**params)
 
     monkeypatch.setattr(client, "put_item", put_item)
-    with pytest.raises(StoreUnavailable):
-        store.put_many(batch)
+    outcomes = store.put_many(batch)
+    assert outcomes == [Outcome.RETRY if n == 4 else Outcome.ACCEPTED for n in range(10)]
     assert len(items(aws)) == 9
     monkeypatch.undo()
-    # The client sends the batch again later: the nine are duplicates now, the tenth is new.
-    later = RECEIVED + timedelta(seconds=5)
-    again = [record(later, session_id_hash=hexhash(f"s{number}")) for number in range(10)]
-    expected = [Outcome.ACCEPTED if number == 4 else Outcome.DUPLICATE for number in range(10)]
-    assert store.put_many(again) == expected
+    # The client sends the fifth again later: it is new, and stored now.
+    assert store.put_many([record(session_id_hash=hexhash("s4"))]) == [Outcome.ACCEPTED]
+    store.close()
+
+
+def test_batch_where_every_put_fails_is_store_unavailable(store: DynamoDbStore) -> None:
+    with Stubber(store.client()) as stubber:
+        for _ in range(2):
+            stubber.add_client_error("put_item", "AccessDeniedException")
+        with pytest.raises(StoreUnavailable, match="AccessDeniedException"):
+            store.put_many([record(session_id_hash=hexhash(f"s{n}")) for n in range(2)])
 
 
 # --- failures ----------------------------------------------------------------------------
@@ -335,14 +361,14 @@ def test_store_builds_nothing_until_first_use(monkeypatch: pytest.MonkeyPatch) -
     assert store._client is None
 
 
-def test_client_has_the_timeouts_limited_retries_and_region(
+def test_client_has_the_timeouts_no_hidden_retries_and_region(
     aws_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     client = DynamoDbStore(TABLE, endpoint_url="http://127.0.0.1:8000", timeout_s=1.5).client()
     config = client.meta.config
     assert (config.connect_timeout, config.read_timeout) == (1.5, 1.5)
-    assert config.retries["total_max_attempts"] == 2
+    assert config.retries["total_max_attempts"] == 1  # the store repeats, within its deadline
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.endpoint_url == "http://127.0.0.1:8000"
 
@@ -441,7 +467,12 @@ def test_terraform_table_is_the_code_definition() -> None:
 def test_iam_policy_allows_what_the_store_calls() -> None:
     policy = json.loads((INFRA / "iam-policy.json").read_text())
     [statement] = policy["Statement"]
-    assert sorted(statement["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    assert sorted(statement["Action"]) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+    ]
 
 
 def test_terraform_configuration_is_valid(tmp_path: Path) -> None:

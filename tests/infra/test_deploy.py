@@ -57,7 +57,12 @@ APIS = [
     "cloudbuild.googleapis.com",
     "artifactregistry.googleapis.com",
     "firestore.googleapis.com",
+    "secretmanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
 ]
+JOB_SECRET = "session-events-job-token"
+FUNCTION_URL = "https://session-events-abc.a.run.app"
+JOB_TOKEN = "0123abcd" * 8
 
 DESCRIBE_DB = ["firestore", "databases", "describe", DB, f"--project={PROJECT}"]
 CREATE_DB = [
@@ -73,6 +78,13 @@ FIRESTORE_SETUP = [
         f"--project={PROJECT}", "--quiet",
     ],
     [
+        "firestore", "indexes", "composite", "create", DB,
+        "--collection-group=session_events", "--query-scope=collection",
+        "--field-config=field-path=github_hash,order=ascending",
+        "--field-config=field-path=ended_at,order=descending",
+        f"--project={PROJECT}", "--quiet",
+    ],
+    [
         "firestore", "indexes", "fields", "update", "received_at", DB,
         "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
         "--quiet",
@@ -81,6 +93,11 @@ FIRESTORE_SETUP = [
         "firestore", "indexes", "fields", "update", "expire_at", DB,
         "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
         "--quiet",
+    ],
+    [
+        "firestore", "indexes", "fields", "update", "body", DB,
+        "--collection-group=session_events_rollups", "--disable-indexes",
+        f"--project={PROJECT}", "--quiet",
     ],
     [
         "firestore", "fields", "ttls", "update", "expire_at", DB,
@@ -103,34 +120,77 @@ DEPLOY = [
     f"--region={REGION}", f"--project={PROJECT}", "--source=functions",
     "--entry-point=session_events", "--trigger-http", "--allow-unauthenticated",
     f"--service-account={SA}", "--memory=512Mi", "--cpu=1", "--concurrency=80",
-    "--min-instances=0", "--max-instances=10", "--env-vars-file=infra/env.prod.yaml",
-    "--quiet",
+    "--min-instances=0", "--max-instances=10", "--timeout=540s",
+    "--env-vars-file=infra/env.prod.yaml",
+    f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest", "--quiet",
 ]
 DESCRIBE_FN = [
     "functions", "describe", "session-events", f"--region={REGION}", f"--project={PROJECT}",
     "--format=value(serviceConfig.uri)",
 ]
+DESCRIBE_SECRET = ["secrets", "describe", JOB_SECRET, f"--project={PROJECT}"]
+CREATE_SECRET = [
+    "secrets", "create", JOB_SECRET, "--replication-policy=automatic", "--data-file=-",
+    f"--project={PROJECT}",
+]
+GRANT_JOB_SECRET = [
+    "secrets", "add-iam-policy-binding", JOB_SECRET, f"--member=serviceAccount:{SA}",
+    "--role=roles/secretmanager.secretAccessor", f"--project={PROJECT}", "--quiet",
+]
+ACCESS_SECRET = ["secrets", "versions", "access", "latest", f"--secret={JOB_SECRET}",
+                 f"--project={PROJECT}"]
+DESCRIBE_SCHEDULE = [
+    "scheduler", "jobs", "describe", "session-events-rollup", f"--location={REGION}",
+    f"--project={PROJECT}",
+]
+
+
+def schedule(verb: str, token: str) -> list[str]:
+    header = "--headers" if verb == "create" else "--update-headers"
+    return [
+        "scheduler", "jobs", verb, "http", "session-events-rollup", f"--location={REGION}",
+        "--schedule=17 3 * * *", "--time-zone=Etc/UTC", f"--uri={FUNCTION_URL}/v1/jobs/rollup",
+        "--http-method=POST", f"{header}=Authorization=Bearer {token}",
+        "--attempt-deadline=600s", "--max-retry-attempts=3", "--min-backoff=300s",
+        f"--project={PROJECT}", "--quiet",
+    ]
+
 
 FRESH_PROJECT = [
     ["services", "enable", *APIS, f"--project={PROJECT}"],
     DESCRIBE_DB,
     CREATE_DB,
     *FIRESTORE_SETUP,
+    DESCRIBE_SECRET,
+    CREATE_SECRET,
     DESCRIBE_SA,
     CREATE_SA,
     GRANT_DATASTORE,
+    GRANT_JOB_SECRET,
     DEPLOY,
     DESCRIBE_FN,
+    ACCESS_SECRET,
+    DESCRIBE_SCHEDULE,
+    schedule("create", JOB_TOKEN),
+    DESCRIBE_FN,
 ]
+CREATED = (CREATE_DB, CREATE_SA, CREATE_SECRET)
 
 # What a project answers when everything is missing, and when everything is already there.
+READS = [
+    {"prefix": "functions describe", "stdout": FUNCTION_URL + "\n"},
+    {"prefix": "secrets versions access", "stdout": JOB_TOKEN},
+]
 MISSING = [
     {"prefix": "firestore databases describe", "rc": 1, "stderr": NOT_FOUND},
     {"prefix": "iam service-accounts describe", "rc": 1, "stderr": NOT_FOUND},
+    {"prefix": "secrets describe", "rc": 1, "stderr": NOT_FOUND},
+    {"prefix": "scheduler jobs describe", "rc": 1, "stderr": NOT_FOUND},
+    *READS,
 ]
 PRESENT = [
     {"prefix": "firestore indexes composite create", "rc": 1, "stderr": ALREADY_EXISTS},
-    {"prefix": "functions describe", "stdout": "https://session-events-abc.a.run.app\n"},
+    *READS,
 ]
 
 
@@ -202,16 +262,18 @@ def test_second_run_creates_nothing_and_succeeds(gcloud: FakeGcloud) -> None:
     result = gcloud.run()
     assert result.returncode == 0, result.stderr
     calls = gcloud.calls()
-    assert CREATE_DB not in calls
-    assert CREATE_SA not in calls
-    assert calls == [call for call in FRESH_PROJECT if call not in (CREATE_DB, CREATE_SA)]
+    for created in CREATED:
+        assert created not in calls
+    expected = [call for call in FRESH_PROJECT if call not in CREATED]
+    assert calls == [schedule("update", JOB_TOKEN) if c == schedule("create", JOB_TOKEN) else c
+                     for c in expected]
     assert "(already exists)" in result.stderr
 
 
 def test_deploy_prints_the_function_url(gcloud: FakeGcloud) -> None:
     gcloud.answer(PRESENT)
     result = gcloud.run()
-    assert result.stdout.strip().endswith("https://session-events-abc.a.run.app")
+    assert result.stdout.strip().endswith(FUNCTION_URL)
 
 
 @pytest.mark.parametrize("variable", ["GOOGLE_CLOUD_PROJECT", "REGION"])
@@ -227,12 +289,20 @@ def test_dry_run_prints_the_exact_commands_and_runs_none(gcloud: FakeGcloud) -> 
     assert result.returncode == 0, result.stderr
     assert gcloud.calls() == []
     commands = [line for line in result.stdout.splitlines() if not line.startswith("#")]
-    assert [shlex.split(line) for line in commands] == [["gcloud", *c] for c in FRESH_PROJECT
-                                                        if c not in (DESCRIBE_DB, DESCRIBE_SA)]
-    checks = [line for line in result.stdout.splitlines() if "answers NOT_FOUND" in line]
-    assert [shlex.split(line.split(": ", 1)[1]) for line in checks] == [
-        ["gcloud", *DESCRIBE_DB],
-        ["gcloud", *DESCRIBE_SA],
+    checks = (DESCRIBE_DB, DESCRIBE_SECRET, DESCRIBE_SA, DESCRIBE_SCHEDULE)
+    reads = {len(FRESH_PROJECT) - 5, len(FRESH_PROJECT) - 4}  # the URL and the token
+    planned = [
+        c for i, c in enumerate(FRESH_PROJECT) if c not in checks and i not in reads
+    ]
+    planned = [
+        [word.replace(FUNCTION_URL, "<function-url>").replace(JOB_TOKEN, "<job-token>")
+         for word in c]
+        for c in planned
+    ]
+    assert [shlex.split(line) for line in commands] == [["gcloud", *c] for c in planned]
+    notes = [line for line in result.stdout.splitlines() if "answers NOT_FOUND" in line]
+    assert [shlex.split(line.split(": ", 1)[1]) for line in notes] == [
+        ["gcloud", *check] for check in checks
     ]
 
 
@@ -305,15 +375,73 @@ def test_ingest_token_secret_is_granted_and_mounted(gcloud: FakeGcloud) -> None:
     ] in calls
     deploy = next(call for call in calls if call[:2] == ["functions", "deploy"])
     assert deploy[-2:] == [
-        "--set-secrets=SESSION_EVENTS_INGEST_TOKEN=session-events-ingest-token:latest",
+        f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
+        "SESSION_EVENTS_INGEST_TOKEN=session-events-ingest-token:latest",
         "--quiet",
     ]
 
 
-def test_without_a_token_secret_existing_secrets_are_left_alone(gcloud: FakeGcloud) -> None:
+def test_read_token_secret_is_granted_and_mounted(gcloud: FakeGcloud) -> None:
+    gcloud.answer(PRESENT)
+    assert gcloud.run(READ_TOKEN_SECRET="session-events-read-token").returncode == 0
+    calls = gcloud.calls()
+    assert [
+        "secrets", "add-iam-policy-binding", "session-events-read-token",
+        f"--member=serviceAccount:{SA}", "--role=roles/secretmanager.secretAccessor",
+        f"--project={PROJECT}", "--quiet",
+    ] in calls
+    deploy = next(call for call in calls if call[:2] == ["functions", "deploy"])
+    assert deploy[-2] == (
+        f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
+        "SESSION_EVENTS_READ_TOKEN=session-events-read-token:latest"
+    )
+
+
+def test_without_token_secrets_only_the_job_token_is_mounted(gcloud: FakeGcloud) -> None:
+    gcloud.answer(PRESENT)
     gcloud.run()
     deploy = next(call for call in gcloud.calls() if call[:2] == ["functions", "deploy"])
-    assert not any("secret" in flag for flag in deploy)
+    assert [flag for flag in deploy if "secret" in flag] == [
+        f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest"
+    ]
+
+
+def test_the_job_token_never_appears_in_the_output(gcloud: FakeGcloud) -> None:
+    gcloud.answer(MISSING)
+    result = gcloud.run()
+    assert result.returncode == 0, result.stderr
+    assert JOB_TOKEN not in result.stdout + result.stderr
+    assert schedule("create", JOB_TOKEN) in gcloud.calls()
+
+
+def test_a_new_job_token_is_random_and_passed_on_stdin(tmp_path: Path) -> None:
+    script = SCRIPT.read_text()
+    assert "--data-file=- --project=\"$PROJECT\" < <(random_token)" in script
+    first = subprocess.run(["bash", "-c", _function(script, "random_token")],
+                           capture_output=True, text=True, check=True).stdout
+    second = subprocess.run(["bash", "-c", _function(script, "random_token")],
+                            capture_output=True, text=True, check=True).stdout
+    assert re.fullmatch(r"[0-9a-f]{64}", first) and first != second
+
+
+def _function(script: str, name: str) -> str:
+    start = script.index(f"{name}() {{")
+    return script[start : script.index("\n}\n", start) + 3] + f"\n{name}\n"
+
+
+def test_an_empty_job_token_secret_stops_before_the_schedule(gcloud: FakeGcloud) -> None:
+    gcloud.answer([{"prefix": "functions describe", "stdout": FUNCTION_URL + "\n"}])
+    result = gcloud.run()
+    assert result.returncode == 1
+    assert "holds no token" in result.stderr
+    assert not any(call[:1] == ["scheduler"] for call in gcloud.calls())
+
+
+def test_rollup_schedule_comes_from_the_environment(gcloud: FakeGcloud) -> None:
+    gcloud.answer(MISSING)
+    gcloud.run(ROLLUP_SCHEDULE="0 5 * * *", SCHEDULER_LOCATION="us-central1")
+    create = next(call for call in gcloud.calls() if call[:3] == ["scheduler", "jobs", "create"])
+    assert {"--schedule=0 5 * * *", "--location=us-central1"} <= set(create)
 
 
 def test_sizing_comes_from_the_environment(gcloud: FakeGcloud) -> None:

@@ -46,25 +46,31 @@ def test_rules_deny_every_read_and_write() -> None:
     assert "match /{document=**}" in RULES.read_text()
 
 
-def test_index_file_matches_the_deployed_composite_index() -> None:
+def test_index_file_matches_the_deployed_composite_indexes() -> None:
     config: dict[str, Any] = json.loads(INDEXES.read_text())
     creates = [c for c in _planned_commands() if c[:3] == ["firestore", "indexes", "composite"]]
-    assert len(creates) == len(config["indexes"]) == 1
-    index = config["indexes"][0]
-    assert _flag(creates[0], "collection-group") == [index["collectionGroup"]]
-    assert _flag(creates[0], "query-scope") == [index["queryScope"].lower()]
-    assert _flag(creates[0], "field-config") == [
-        f"field-path={field['fieldPath']},order={field['order'].lower()}"
-        for field in index["fields"]
-    ]
+    assert len(creates) == len(config["indexes"]) == 2
+    for create, index in zip(creates, config["indexes"], strict=True):
+        assert _flag(create, "collection-group") == [index["collectionGroup"]]
+        assert _flag(create, "query-scope") == [index["queryScope"].lower()]
+        assert _flag(create, "field-config") == [
+            f"field-path={field['fieldPath']},order={field['order'].lower()}"
+            for field in index["fields"]
+        ]
 
 
 def test_index_file_matches_the_deployed_exemptions_and_ttl() -> None:
     config: dict[str, Any] = json.loads(INDEXES.read_text())
     commands = _planned_commands()
-    exempt = [c[4] for c in commands if c[:4] == ["firestore", "indexes", "fields", "update"]]
+    exempt = [
+        (_flag(c, "collection-group")[0], c[4])
+        for c in commands
+        if c[:4] == ["firestore", "indexes", "fields", "update"]
+    ]
     ttl = [c[4] for c in commands if c[:4] == ["firestore", "fields", "ttls", "update"]]
     overrides = config["fieldOverrides"]
-    assert [o["fieldPath"] for o in overrides if o["indexes"] == []] == exempt
+    assert [(o["collectionGroup"], o["fieldPath"]) for o in overrides if o["indexes"] == []] == (
+        exempt
+    )
     assert [o["fieldPath"] for o in overrides if o.get("ttl") is True] == ttl == ["expire_at"]
-    assert {o["collectionGroup"] for o in overrides} == {"session_events"}
+    assert {o["collectionGroup"] for o in overrides} == {"session_events", "session_events_rollups"}

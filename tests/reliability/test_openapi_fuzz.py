@@ -4,7 +4,11 @@ Every operation of the document is fuzzed through a real functions-framework ser
 loopback with the "not a server error" check: no generated request, valid or not, may
 get a 5xx. schemathesis runs as its command line (its pytest plugin does not load under
 this pytest). ``RELIABILITY_OPENAPI_EXAMPLES`` sets the examples per operation (default
-1,000, a few thousand cases in about three minutes on 2 cores; lower it for a quick run).
+400, about a thousand ingest cases in a few minutes on 2 cores; raise it for a longer
+hunt, lower it for a quick run).
+The read side's operations (statistics and the operator's view, with the read token) get
+a twentieth of that: their inputs are a few bounded query parameters. The job route is
+left out: without its token it only answers 401, and with it every case would run a job.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from pathlib import Path
 import pytest
 from conftest import StartFunction
 
-EXAMPLES = int(os.environ.get("RELIABILITY_OPENAPI_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("RELIABILITY_OPENAPI_EXAMPLES", "400"))
+READ_EXAMPLES = max(10, EXAMPLES // 20)
+READ_TOKEN = "fuzz-read-token"
+READ_PATHS = r"^/(admin|v1/stats/)"
 
 
 def schemathesis_command() -> str:
@@ -39,7 +46,12 @@ def test_no_generated_request_gets_a_server_error(
     start_function: StartFunction, tmp_path: Path
 ) -> None:
     command = schemathesis_command()
-    function = start_function(SESSION_EVENTS_RATE_LIMIT_PER_MINUTE="0")
+    function = start_function(
+        SESSION_EVENTS_RATE_LIMIT_PER_MINUTE="0",
+        SESSION_EVENTS_JOB_TOKEN="fuzz-job-token",
+        SESSION_EVENTS_READ_TOKEN=READ_TOKEN,
+        SESSION_EVENTS_PUBLIC_STATS="on",
+    )
     url = function.url + "/openapi.json"
     try:
         urllib.request.urlopen(url, timeout=10).close()
@@ -47,15 +59,34 @@ def test_no_generated_request_gets_a_server_error(
         if error.code == 404:
             pytest.skip("the function does not serve GET /openapi.json yet")
         raise
+    ingest = _schemathesis(
+        command, url, tmp_path, EXAMPLES, "--exclude-path-regex", r"^/(admin|v1/jobs/|v1/stats/)"
+    )
+    read = _schemathesis(
+        command,
+        url,
+        tmp_path,
+        READ_EXAMPLES,
+        "--include-path-regex",
+        READ_PATHS,
+        "--header",
+        f"Authorization: Bearer {READ_TOKEN}",
+    )
+    print(f"schemathesis: ingest {ingest}; read side {read}")  # shown with -s or -rA
+
+
+def _schemathesis(command: str, url: str, cwd: Path, examples: int, *selection: str) -> str:
+    """Run schemathesis on some operations; every generated case must pass."""
     done = subprocess.run(
         [
             command,
             "run",
             url,
+            *selection,
             "--checks",
             "not_a_server_error",
             "--max-examples",
-            str(EXAMPLES),
+            str(examples),
             "--seed",
             "1",
             "--workers",
@@ -68,11 +99,11 @@ def test_no_generated_request_gets_a_server_error(
         text=True,
         timeout=600,
         check=False,
-        cwd=tmp_path,
+        cwd=cwd,
     )
     report = done.stdout[-4000:] + done.stderr[-2000:]
     assert done.returncode == 0, report
     cases = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     assert cases is not None, report
     assert int(cases.group(1)) == int(cases.group(2)) > 0
-    print(f"schemathesis: {cases.group(0)}")  # shown with -s or -rA
+    return cases.group(0)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from session_event_emitter import audit
+from session_event_emitter import audit, refs
 from session_event_emitter.fsutil import ensure_private_dir, read_json_object, write_atomic
 from session_event_emitter.outbox import Outbox
 from session_event_emitter.settings import Settings
@@ -165,6 +165,7 @@ def disable(args: argparse.Namespace) -> int:
         settings.home, on_wait=lambda: _err("waiting for the request in flight to end…")
     ):
         removed = Outbox(settings.home).clear()
+        refs.clear(settings.home)  # the refs recorded for sessions not yet ended
     _out(f"telemetry off (recorded in {settings.config_path}); {removed} pending event(s) deleted")
     return 0
 

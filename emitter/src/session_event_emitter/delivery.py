@@ -148,6 +148,7 @@ class Delivery:
         self.deadline_at = clock() + policy.deadline
         self.report = Report()
         self.left_for_later: set[str] = set()
+        self.batch_missing: Refusal | None = None
         self.last_words = "the deadline came before an answer"
         self.plan = _Plan(
             retry=Retry(
@@ -212,19 +213,18 @@ class Delivery:
                 batch = [entry for entry in batch if os.path.exists(entry.path)]
                 if not batch:
                     continue
-                if endpoint.batch is None or modes.single_only(self.home, endpoint.batch):
+                if self.batch_missing is not None:
+                    # The batch URL answered 404/405: is this the original server?
+                    result, batch = self._post_single(batch[0], endpoint.single), batch[:1]
+                    result = self._probed(result, endpoint.batch)
+                elif endpoint.batch is None or modes.single_only(self.home, endpoint.batch):
                     self.report.mode = "single"
-                    result = self._post_single(batch[0], endpoint.single)
-                    batch = batch[:1]
+                    result, batch = self._post_single(batch[0], endpoint.single), batch[:1]
                 else:
                     result = self._post_batch(batch, endpoint.batch)
                     if isinstance(result, Refusal) and result.no_batch_endpoint:
-                        self._check_consent()  # a second request: consent is read again
-                        single = self._post_single(batch[0], endpoint.single)
-                        if isinstance(single, list):
-                            modes.remember_single_only(self.home, endpoint.batch)
-                            self.report.mode = "single"
-                            result, batch = single, batch[:1]
+                        self.batch_missing = result
+                        continue  # the single endpoint next, after consent is read again
                 if not isinstance(result, Refusal):
                     # Still under the gate: `disable` counts only what is really pending.
                     self._settle(batch, result)
@@ -237,6 +237,21 @@ class Delivery:
         if not settings.consent.enabled:
             raise _Stop("consent_off", f"telemetry is off ({settings.consent.source})")
         return settings
+
+    def _probed(
+        self, result: list[Verdict] | Refusal, batch_url: str | None
+    ) -> list[Verdict] | Refusal:
+        """After a batch 404/405: a verdict from the single endpoint means single mode."""
+        missing, self.batch_missing = self.batch_missing, None
+        if isinstance(result, list):
+            if batch_url is not None:
+                modes.remember_single_only(self.home, batch_url)
+            self.report.mode = "single"
+            return result
+        if result.transient:
+            self.batch_missing = missing  # ask the single endpoint again after the wait
+            return result
+        return missing or result
 
     def _post_batch(self, batch: list[Entry], url: str) -> list[Verdict] | Refusal:
         body = {"events": [wire_event(entry.event) for entry in batch]}

@@ -12,7 +12,7 @@ import os
 import stat
 import time
 
-from session_event_emitter import diagnostics
+from session_event_emitter import diagnostics, githead
 from session_event_emitter.fsutil import read_bounded
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
@@ -29,43 +29,36 @@ SESSION_HINT_TTL_SECONDS = 24 * 60 * 60
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _TOOL_USE_MARK = b'"tool_use"'
-# Variables with which git finds a repository without a `.git` above the directory.
-_GIT_LOCATION_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")
 
 
 def _is_sha(text: str) -> bool:
     return 7 <= len(text) <= 40 and all(c in _HEX_DIGITS for c in text)
 
 
-def might_be_in_repository(directory: str) -> bool:
-    """False only when git surely finds no repository from `directory` (a few stat calls).
-
-    True when `directory` or one of its parents holds ``.git`` (a directory, or a file for
-    worktrees and submodules) or looks like a bare repository, or when the environment
-    points git elsewhere.
-    """
-    if any(os.environ.get(name) for name in _GIT_LOCATION_VARIABLES):
-        return True
-    current = os.path.abspath(directory)
-    while True:
-        if os.path.exists(os.path.join(current, ".git")):
-            return True
-        if os.path.isfile(os.path.join(current, "HEAD")) and os.path.isdir(
-            os.path.join(current, "objects")
-        ):
-            return True  # a bare repository (or the inside of a .git directory)
-        parent = os.path.dirname(current)
-        if parent == current:
-            return False
-        current = parent
-
-
 def git_head_sha(cwd: str | None, timeout: float = GIT_TIMEOUT_SECONDS) -> str | None:
-    """``git rev-parse --short=12 HEAD`` in `cwd`, lowercased; None outside a repository."""
+    """``git rev-parse --short=12 HEAD`` in `cwd`, lowercased; None outside a repository.
+
+    The answer is read from the repository's files (githead.py) in the common layouts,
+    which costs a few file reads where starting git costs milliseconds; git itself is asked
+    wherever the files alone cannot answer. git lengthens a prefix that is ambiguous among
+    the repository's objects; the file reader always keeps 12 digits of the same commit.
+    """
     directory = cwd if cwd and os.path.isdir(cwd) else None
-    if directory is None or not might_be_in_repository(directory):
+    if directory is None:
         return None
-    import subprocess  # only inside a repository: it is the hook path's heaviest import
+    try:
+        sha = githead.head_commit(directory, os.environ)
+    except githead.Undecided as exc:
+        diagnostics.debug(__name__, "asking git: %s", exc)
+        return _git_rev_parse(directory, timeout)
+    except OSError as exc:
+        diagnostics.debug(__name__, "asking git: %s", type(exc).__name__)
+        return _git_rev_parse(directory, timeout)
+    return sha[:12] if sha is not None else None
+
+
+def _git_rev_parse(directory: str, timeout: float) -> str | None:
+    import subprocess  # only where the files cannot answer: the hook path's heaviest import
 
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
     try:

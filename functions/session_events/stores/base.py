@@ -1,14 +1,15 @@
-"""The store port: what the service asks of any store, and the record it hands over."""
+"""The store port: what the service and the read side ask of any store, and the records."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from session_events.readmodel import Cursor, SessionPage, StoredEvent
 from session_events.schema import SessionEvent
 
 
@@ -18,6 +19,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     INVALID = "invalid"
+    RETRY = "retry"  # not stored: the store could not take it now; send it again later
 
 
 def document_id(identity_hash: str, session_id_hash: str) -> str:
@@ -57,16 +59,71 @@ class EventRecord:
 
 
 class EventStore(Protocol):
-    """Stores events exactly once per key; raises StoreUnavailable when it cannot answer."""
+    """Stores events exactly once per key; raises StoreUnavailable when it cannot answer.
+
+    Each call's whole work, retries included, ends within the store's timeout
+    (SESSION_EVENTS_STORE_TIMEOUT_S). A write retried after a lost answer that finds its own
+    first attempt stored is ACCEPTED, not DUPLICATE.
+    """
 
     def put(self, record: EventRecord) -> Outcome:
         """Store the record unless its key exists: ACCEPTED, or DUPLICATE (nothing changed)."""
         ...
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
-        """Like put for each record (keys are distinct), one outcome per record, in order."""
+        """Like put for each record (keys are distinct), one outcome per record, in order.
+
+        A record the store could not take now is RETRY while others got their verdict;
+        when no record got one, StoreUnavailable is raised instead.
+        """
         ...
 
     def ping(self) -> None:
         """Return when the store answers; raise StoreUnavailable otherwise."""
+        ...
+
+
+@runtime_checkable
+class ReadStore(Protocol):
+    """What the rollup job and the operator's view ask of a store (CONTRACT §6).
+
+    Times are the stored UTC text `YYYY-MM-DDTHH:MM:SS.mmmZ`; `start` is inclusive and `end`
+    exclusive. `logged_in` True keeps sessions with a `github_hash`, False those without,
+    None all. Every method raises StoreUnavailable when the store cannot answer.
+    """
+
+    def events_between(self, start: str, end: str) -> Iterable[StoredEvent]:
+        """Every event whose `ended_at` is in [start, end), in no particular order."""
+        ...
+
+    def count_between(self, start: str, end: str, logged_in: bool | None) -> int:
+        """How many events `events_between` would give (filtered by `logged_in`)."""
+        ...
+
+    def sessions_page(
+        self, start: str, end: str, *, limit: int, logged_in: bool | None, after: Cursor | None
+    ) -> SessionPage:
+        """Up to `limit` events in [start, end), newest first, after the cursor."""
+        ...
+
+    def session(self, session_id_hash: str) -> StoredEvent | None:
+        """The event with this session id hash (the newest if several identities share it)."""
+        ...
+
+    def identity_sessions(
+        self, identity_hash: str, start: str, end: str, limit: int
+    ) -> list[StoredEvent]:
+        """Up to `limit` events of one identity in [start, end), newest first."""
+        ...
+
+    def write_rollups(self, documents: Mapping[str, str]) -> None:
+        """Put every rollup document (key -> JSON text), replacing them, all or none."""
+        ...
+
+    def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
+        """The rollup documents of these keys that exist."""
+        ...
+
+    def sweep_expired(self, now: datetime) -> int:
+        """Delete events whose `expire_at` has passed (where no TTL does it); how many."""
         ...

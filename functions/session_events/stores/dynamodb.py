@@ -16,32 +16,43 @@ optional fields as NULL, `ended_at` / `received_at` as UTC text `YYYY-MM-DDTHH:M
 epoch seconds for DynamoDB TTL. The table itself is defined in `dynamodb_table`.
 
 Throttling, service errors, timeouts, unreachable endpoints, missing credentials or region
-and a missing table are StoreUnavailable (503 + Retry-After): the client sends again later
-and the events stored meanwhile come back as duplicates.
+and a missing table are StoreUnavailable (503 + Retry-After). Puts run on a small pool and
+the caller waits for them at most `timeout_s` (SESSION_EVENTS_STORE_TIMEOUT_S) in all, the
+store's own retries included; in a batch, a put that failed or did not finish in time is
+RETRY while the others keep their verdicts.
+
+Each put carries a random `write_token` attribute. A put retried after a lost answer that
+finds an item with its own token found its own first attempt: accepted, not duplicate.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ParamValidationError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
 from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
-from session_events.stores.dynamodb_table import PARTITION_KEY, TTL_ATTRIBUTE
+from session_events.stores.dynamodb_read import DynamoDbReads
+from session_events.stores.dynamodb_table import DAY_ATTRIBUTE, PARTITION_KEY, TTL_ATTRIBUTE
 
 T = TypeVar("T")
 
-# Conditional puts of one batch (≤ 100 events) run this many at a time.
-BATCH_WORKERS = 16
+# Conditional puts run on a pool of this many threads (and as many HTTP connections): enough
+# for the server's request threads (THREADS, 80 in production) not to queue behind each other.
+PUT_WORKERS = 64
 
 # Error codes after which the request may succeed later: throttling, the service itself,
 # and what an operator must fix (credentials, permissions, the table).
@@ -64,7 +75,25 @@ _UNAVAILABLE_CODES = frozenset(
     }
 )
 
+# Of those, the ones worth sending the same put again for, within the deadline.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "TransactionConflictException",
+    }
+)
+
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+
+TOKEN_ATTRIBUTE = "write_token"  # noqa: S105 (an attribute name, not a secret)
+
+# First pause before a put is sent again (doubled each time, within the deadline).
+_FIRST_BACKOFF_S = 0.05
 
 
 def _encode(name: str, value: Any) -> dict[str, Any]:
@@ -84,11 +113,14 @@ def _encode(name: str, value: Any) -> dict[str, Any]:
     return {"S": str(value)}
 
 
-def item(record: EventRecord) -> dict[str, dict[str, Any]]:
-    """The record as the item PutItem writes."""
+def item(record: EventRecord, token: str | None = None) -> dict[str, dict[str, Any]]:
+    """The record as the item PutItem writes (with the put's write token when given)."""
     encoded = {PARTITION_KEY: {"S": record.key}}
     for name, value in record.fields().items():
         encoded[name] = _encode(name, value)
+    if token is not None:
+        encoded[TOKEN_ATTRIBUTE] = {"S": token}
+    encoded[DAY_ATTRIBUTE] = {"S": format_timestamp(record.event.ended_at)[:10]}
     return encoded
 
 
@@ -96,12 +128,25 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _is_transient(exc: StoreUnavailable) -> bool:
+    cause = exc.__cause__
+    if isinstance(cause, ClientError):
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return _error_code(cause) in _TRANSIENT_CODES or int(status or 0) >= 500
+    return isinstance(cause, BotoConnectionError | HTTPClientError)
+
+
 def _is_unavailable(exc: ClientError) -> bool:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return _error_code(exc) in _UNAVAILABLE_CODES or int(status or 0) >= 500
 
 
-class DynamoDbStore:
+def _describe(exc: BotoCoreError) -> str:
+    """The client's own words (endpoint, missing credentials or region), never event data."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+class DynamoDbStore(DynamoDbReads):
     """Items in one table keyed by `pk`; the client and the batch pool are made on first use.
 
     The region comes from `AWS_REGION` or `AWS_DEFAULT_REGION` (then the AWS config file),
@@ -110,7 +155,7 @@ class DynamoDbStore:
     """
 
     def __init__(
-        self, table: str, *, endpoint_url: str | None = None, timeout_s: float = 5.0
+        self, table: str, *, endpoint_url: str | None = None, timeout_s: float = 4.0
     ) -> None:
         self.table = table
         self.endpoint_url = endpoint_url
@@ -127,8 +172,9 @@ class DynamoDbStore:
                     config = Config(
                         connect_timeout=self._timeout_s,
                         read_timeout=self._timeout_s,
-                        retries={"mode": "standard", "total_max_attempts": 2},
-                        max_pool_connections=BATCH_WORKERS,
+                        # One attempt per call: the store sends again itself, within its deadline.
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                        max_pool_connections=PUT_WORKERS,
                     )
                     self._client = self._guarded(
                         lambda: boto3.session.Session().client(
@@ -145,79 +191,107 @@ class DynamoDbStore:
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(
-                        max_workers=BATCH_WORKERS, thread_name_prefix="dynamodb-put"
+                        max_workers=PUT_WORKERS, thread_name_prefix="dynamodb-put"
                     )
         return self._pool
 
-    @staticmethod
-    def _guarded(call: Callable[[], T]) -> T:
+    def _guarded(self, call: Callable[[], T]) -> T:
         """Run a client call, turning "not now" errors into StoreUnavailable."""
         try:
             return call()
         except ClientError as exc:
             if _is_unavailable(exc):
-                raise StoreUnavailable(f"dynamodb: {_error_code(exc)}") from exc
+                raise StoreUnavailable(f"dynamodb: table {self.table}: {_error_code(exc)}") from exc
             raise
         except ParamValidationError:
             raise
         except BotoCoreError as exc:  # connection, timeout, credentials, region
-            raise StoreUnavailable(f"dynamodb: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"dynamodb: table {self.table}: {_describe(exc)}") from exc
 
     def put(self, record: EventRecord) -> Outcome:
-        """One conditional put.
+        """One conditional put, sent again after a "not now" error while time is left."""
+        deadline = Deadline(self._timeout_s)
+        self.client()
+        return self._wait(self._executor().submit(self._put, record, deadline), deadline)
 
-        When a put's answer is lost and botocore sends it again, the second attempt finds
-        the first one's item; an existing item equal to ours is therefore ours: accepted.
-        """
-        client = self.client()
-        sent = item(record)
+    def _wait(self, future: Future[T], deadline: Deadline) -> T:
         try:
-            self._guarded(
-                lambda: client.put_item(
-                    TableName=self.table,
-                    Item=sent,
-                    ConditionExpression="attribute_not_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": PARTITION_KEY},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            return future.result(timeout=deadline.remaining())
+        except FutureTimeout:
+            future.cancel()
+            raise StoreUnavailable(
+                f"dynamodb: table {self.table}: no answer within {self._timeout_s:g} s"
+            ) from None
+
+    def _put(self, record: EventRecord, deadline: Deadline) -> Outcome:
+        client = self.client()
+        token = secrets.token_hex(16)
+        sent = item(record, token)
+        delay = _FIRST_BACKOFF_S
+        while True:
+            try:
+                self._guarded(
+                    lambda: client.put_item(
+                        TableName=self.table,
+                        Item=sent,
+                        ConditionExpression="attribute_not_exists(#pk)",
+                        ExpressionAttributeNames={"#pk": PARTITION_KEY},
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
                 )
-            )
-        except ClientError as exc:
-            if _error_code(exc) == _CONDITION_FAILED:
-                return Outcome.ACCEPTED if exc.response.get("Item") == sent else Outcome.DUPLICATE
-            raise
-        return Outcome.ACCEPTED
+            except StoreUnavailable as exc:
+                if not _is_transient(exc) or not deadline.pause_before_retry(delay):
+                    raise
+                delay *= 2
+                continue
+            except ClientError as exc:
+                if _error_code(exc) == _CONDITION_FAILED:
+                    found = exc.response.get("Item", {}).get(TOKEN_ATTRIBUTE)
+                    return Outcome.ACCEPTED if found == sent[TOKEN_ATTRIBUTE] else (
+                        Outcome.DUPLICATE
+                    )
+                raise
+            return Outcome.ACCEPTED
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
         """Conditional puts in parallel, one verdict per record in order.
 
-        Every put runs to its end; if any was unavailable the whole call is, and the client's
-        retry finds the ones that were stored as duplicates.
+        A put that failed or is still running at the deadline is RETRY; when none of them
+        got a verdict, the first failure is raised (StoreUnavailable for "not now").
         """
-        if len(records) <= 1:
-            return [self.put(record) for record in records]
+        if not records:
+            return []
+        deadline = Deadline(self._timeout_s)
         self.client()
-        futures = [self._executor().submit(self.put, record) for record in records]
+        pool = self._executor()
+        futures = [pool.submit(self._put, record, deadline) for record in records]
         outcomes: list[Outcome] = []
         failure: Exception | None = None
         for future in futures:
             try:
-                outcomes.append(future.result())
-            except Exception as exc:  # collected so that every put finishes first
+                outcomes.append(self._wait(future, deadline))
+            except Exception as exc:  # this event only: the others keep their verdicts
                 failure = failure or exc
-        if failure is not None:
+                outcomes.append(Outcome.RETRY)
+        if failure is not None and all(outcome is Outcome.RETRY for outcome in outcomes):
             raise failure
         return outcomes
 
     def ping(self) -> None:
         """A cheap eventually consistent GetItem: proves credentials, endpoint and table."""
+        deadline = Deadline(self._timeout_s)
         client = self.client()
-        self._guarded(
-            lambda: client.get_item(
-                TableName=self.table,
-                Key={PARTITION_KEY: {"S": "_readyz"}},
-                ProjectionExpression="#pk",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY},
-            )
+        self._wait(
+            self._executor().submit(
+                self._guarded,
+                lambda: client.get_item(
+                    TableName=self.table,
+                    Key={PARTITION_KEY: {"S": "_readyz"}},
+                    ProjectionExpression="#pk",
+                    ExpressionAttributeNames={"#pk": PARTITION_KEY},
+                ),
+            ),
+            deadline,
         )
 
     def close(self) -> None:

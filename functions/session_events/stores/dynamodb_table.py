@@ -15,14 +15,20 @@ DEFAULT_TABLE = "session_events"
 PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expire_at"
 IDENTITY_INDEX = "identity_ended"
+DAY_INDEX = "day_ended"
+SESSION_INDEX = "session_ended"
+DAY_ATTRIBUTE = "ended_day"
 
 
 def table_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
     """CreateTable parameters (also the input of `aws dynamodb create-table --cli-input-json`).
 
-    `ended_at` is fixed-width UTC text (`YYYY-MM-DDTHH:MM:SS.mmmZ`), so the index sorts it
-    in time order. The index projects every attribute: items are small and a per-identity
-    query then needs no second read.
+    `ended_at` is fixed-width UTC text (`YYYY-MM-DDTHH:MM:SS.mmmZ`), so the indexes sort it
+    in time order. `identity_ended` answers one identity's sessions over time; `day_ended`
+    (`ended_day` = the UTC day of `ended_at`) reads a window of days one partition a day, so
+    the rollup job and the session list read only their window; both project every
+    attribute (items are small; no second read). `session_ended` finds one session by its
+    hash and projects the keys only (one GetItem follows).
     """
     return {
         "TableName": table,
@@ -30,6 +36,8 @@ def table_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
             {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
             {"AttributeName": "identity_hash", "AttributeType": "S"},
             {"AttributeName": "ended_at", "AttributeType": "S"},
+            {"AttributeName": DAY_ATTRIBUTE, "AttributeType": "S"},
+            {"AttributeName": "session_id_hash", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
         "BillingMode": "PAY_PER_REQUEST",
@@ -41,7 +49,23 @@ def table_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
                     {"AttributeName": "ended_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": DAY_INDEX,
+                "KeySchema": [
+                    {"AttributeName": DAY_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": "ended_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": SESSION_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "session_id_hash", "KeyType": "HASH"},
+                    {"AttributeName": "ended_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     }
 

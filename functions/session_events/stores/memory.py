@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from session_events.readmodel import Cursor, SessionPage, StoredEvent
+from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
+
+
+def _stored(fields: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(
+        identity_hash=fields["identity_hash"],
+        session_id_hash=fields["session_id_hash"],
+        ended_at=format_timestamp(fields["ended_at"]),
+        tool_count=fields["tool_count"],
+        tokens_saved=fields["tokens_saved"],
+        plugin_version=fields["plugin_version"],
+        github_hash=fields["github_hash"],
+        branch_sha=fields["branch_sha"],
+        discovery_refs=tuple(fields["discovery_refs"]),
+    )
+
+
+def _logged_in_matches(event: StoredEvent, logged_in: bool | None) -> bool:
+    return logged_in is None or (event.github_hash is not None) == logged_in
 
 
 class MemoryStore:
@@ -14,6 +35,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
+        self.rollups: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def put(self, record: EventRecord) -> Outcome:
@@ -28,3 +50,70 @@ class MemoryStore:
 
     def ping(self) -> None:
         return None
+
+    # ---- read side ---------------------------------------------------------------------
+
+    def _between(self, start: str, end: str) -> list[tuple[str, StoredEvent]]:
+        with self._lock:
+            items = list(self.rows.items())
+        found = [(key, _stored(fields)) for key, fields in items]
+        return [(key, event) for key, event in found if start <= event.ended_at < end]
+
+    def events_between(self, start: str, end: str) -> list[StoredEvent]:
+        return [event for _key, event in self._between(start, end)]
+
+    def count_between(self, start: str, end: str, logged_in: bool | None) -> int:
+        return sum(
+            1 for _key, event in self._between(start, end) if _logged_in_matches(event, logged_in)
+        )
+
+    def sessions_page(
+        self, start: str, end: str, *, limit: int, logged_in: bool | None, after: Cursor | None
+    ) -> SessionPage:
+        found = [
+            (event.ended_at, key, event)
+            for key, event in self._between(start, end)
+            if _logged_in_matches(event, logged_in)
+            and (after is None or (event.ended_at, key) < (after.ended_at, after.tiebreak))
+        ]
+        found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        page = found[:limit]
+        cursor = Cursor(page[-1][0], page[-1][1]) if len(found) > limit and page else None
+        return SessionPage([event for _at, _key, event in page], cursor)
+
+    def session(self, session_id_hash: str) -> StoredEvent | None:
+        with self._lock:
+            matches = [
+                _stored(fields)
+                for fields in self.rows.values()
+                if fields["session_id_hash"] == session_id_hash
+            ]
+        return max(matches, key=lambda event: event.ended_at, default=None)
+
+    def identity_sessions(
+        self, identity_hash: str, start: str, end: str, limit: int
+    ) -> list[StoredEvent]:
+        found = [
+            event
+            for event in self.events_between(start, end)
+            if event.identity_hash == identity_hash
+        ]
+        found.sort(key=lambda event: event.ended_at, reverse=True)
+        return found[:limit]
+
+    def write_rollups(self, documents: Mapping[str, str]) -> None:
+        if not all(isinstance(body, str) for body in documents.values()):
+            raise TypeError("a rollup document is text")
+        with self._lock:
+            self.rollups.update(documents)
+
+    def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
+        with self._lock:
+            return {key: self.rollups[key] for key in keys if key in self.rollups}
+
+    def sweep_expired(self, now: datetime) -> int:
+        with self._lock:
+            expired = [key for key, fields in self.rows.items() if fields["expire_at"] <= now]
+            for key in expired:
+                del self.rows[key]
+        return len(expired)

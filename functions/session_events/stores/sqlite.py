@@ -1,15 +1,25 @@
-"""The embedded SQLite store (the default): one WAL database file, one row per event."""
+"""The embedded SQLite store (the default): one WAL database file, one row per event.
+
+The read side adds indexes on `ended_at`, `session_id_hash` and `expire_at`, and a table
+`session_rollups` (key -> JSON text), created on its first use.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
+import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
+from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
+from session_events.readmodel import Cursor, SessionPage, StoredEvent
 from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
 
@@ -32,6 +42,23 @@ CREATE INDEX IF NOT EXISTS session_events_identity_ended
     ON session_events (identity_hash, ended_at);
 CREATE INDEX IF NOT EXISTS session_events_received ON session_events (received_at);
 """
+
+READ_SCHEMA = """
+CREATE INDEX IF NOT EXISTS session_events_ended ON session_events (ended_at);
+CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id_hash);
+CREATE INDEX IF NOT EXISTS session_events_expire ON session_events (expire_at);
+CREATE TABLE IF NOT EXISTS session_rollups (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+"""
+
+READ_COLUMNS = (
+    "identity_hash, session_id_hash, ended_at, tool_count, tokens_saved, plugin_version, "
+    "github_hash, branch_sha, discovery_refs_json"
+)
+
+_LOGGED_IN = {None: "", True: " AND github_hash IS NOT NULL", False: " AND github_hash IS NULL"}
 
 INSERT = """
 INSERT INTO session_events (
@@ -59,39 +86,80 @@ def _row(record: EventRecord) -> tuple[object, ...]:
     )
 
 
+def _stored(row: Sequence[object]) -> StoredEvent:
+    refs = json.loads(str(row[8])) if row[8] else []
+    return StoredEvent(
+        identity_hash=str(row[0]),
+        session_id_hash=str(row[1]),
+        ended_at=str(row[2]),
+        tool_count=int(str(row[3])),
+        tokens_saved=int(str(row[4])),
+        plugin_version=str(row[5]),
+        github_hash=None if row[6] is None else str(row[6]),
+        branch_sha=None if row[7] is None else str(row[7]),
+        discovery_refs=tuple(refs),
+    )
+
+
 class SqliteStore:
     """One connection per instance, shared by the server's threads under a lock.
 
-    SQLite serialises writers anyway; WAL lets other processes read meanwhile, and the busy
-    timeout makes a second writer process wait instead of failing.
+    SQLite serialises writers anyway; WAL lets other processes read meanwhile. Each call's
+    wait for its turn (the lock, then SQLite's busy handler) comes out of one deadline of
+    `timeout_s`, so a database locked by another process answers StoreUnavailable in time.
     """
 
-    def __init__(self, path: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str, *, timeout_s: float = 4.0) -> None:
         self.path = path
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None  # has the read side's schema
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, deadline: Deadline) -> sqlite3.Connection:
         if self._conn is None:
-            if self.path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout_s, check_same_thread=False, isolation_level=None
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
+            try:
+                if self.path != ":memory:":
+                    folder = os.path.dirname(os.path.abspath(self.path))
+                    if os.path.exists(folder) and not os.path.isdir(folder):
+                        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), folder)
+                    os.makedirs(folder, exist_ok=True)
+                    _create(self.path, folder)
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=deadline.remaining(),
+                    check_same_thread=False,
+                    isolation_level=None,
+                )
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(SCHEMA)
+                except BaseException:
+                    conn.close()
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreUnavailable(
+                    f"sqlite: cannot open {self.path}: {_reason(exc)}"
+                ) from exc
             self._conn = conn
+        else:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(deadline.remaining() * 1000)}")
         return self._conn
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._connect()
-            except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
-                raise StoreUnavailable(f"sqlite: {type(exc).__name__}") from exc
+        deadline = Deadline(self._timeout_s)
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise StoreUnavailable(
+                f"sqlite: {self.path}: busy, no turn within {self._timeout_s:g} s"
+            )
+        try:
+            yield self._connect(deadline)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+            raise StoreUnavailable(f"sqlite: {self.path}: {_reason(exc)}") from exc
+        finally:
+            self._lock.release()
 
     def put(self, record: EventRecord) -> Outcome:
         with self._connection() as conn:
@@ -99,25 +167,168 @@ class SqliteStore:
             return Outcome.ACCEPTED if cursor.rowcount == 1 else Outcome.DUPLICATE
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
+        """One transaction; a row SQLite refuses on its own (not a lock or I/O error) is RETRY."""
         with self._connection() as conn:
             outcomes = []
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for record in records:
-                    cursor = conn.execute(INSERT, _row(record))
+                    try:
+                        cursor = conn.execute(INSERT, _row(record))
+                    except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError):
+                        outcomes.append(Outcome.RETRY)
+                        continue
                     outcomes.append(Outcome.ACCEPTED if cursor.rowcount == 1 else Outcome.DUPLICATE)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            if records and all(outcome is Outcome.RETRY for outcome in outcomes):
+                raise StoreUnavailable(f"sqlite: {self.path}: every row of the batch refused")
             return outcomes
 
     def ping(self) -> None:
         with self._connection() as conn:
             conn.execute("SELECT 1 FROM session_events LIMIT 1").fetchall()
 
+    # ---- read side ---------------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn:
+            if self._read_conn is not conn:
+                conn.executescript(READ_SCHEMA)
+                self._read_conn = conn
+            yield conn
+
+    def events_between(self, start: str, end: str) -> list[StoredEvent]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {READ_COLUMNS} FROM session_events "  # noqa: S608 (constant columns)
+                "WHERE ended_at >= ? AND ended_at < ?",
+                (start, end),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def count_between(self, start: str, end: str, logged_in: bool | None) -> int:
+        with self._reading() as conn:
+            sql = "SELECT COUNT(*) FROM session_events WHERE ended_at >= ? AND ended_at < ?"
+            (count,) = conn.execute(sql + _LOGGED_IN[logged_in], (start, end)).fetchone()
+        return int(count)
+
+    def sessions_page(
+        self, start: str, end: str, *, limit: int, logged_in: bool | None, after: Cursor | None
+    ) -> SessionPage:
+        sql = (
+            f"SELECT {READ_COLUMNS}, rowid FROM session_events "  # noqa: S608 (constants)
+            "WHERE ended_at >= ? AND ended_at < ?" + _LOGGED_IN[logged_in]
+        )
+        params: list[object] = [start, end]
+        if after is not None:
+            if not after.tiebreak.isdigit():
+                return SessionPage([], None)
+            sql += " AND (ended_at, rowid) < (?, ?)"
+            params += [after.ended_at, int(after.tiebreak)]
+        sql += " ORDER BY ended_at DESC, rowid DESC LIMIT ?"
+        params.append(limit + 1)
+        with self._reading() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        page = rows[:limit]
+        more = len(rows) > limit
+        cursor = Cursor(str(page[-1][2]), str(page[-1][9])) if more and page else None
+        return SessionPage([_stored(row) for row in page], cursor)
+
+    def session(self, session_id_hash: str) -> StoredEvent | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {READ_COLUMNS} FROM session_events "  # noqa: S608 (constant columns)
+                "WHERE session_id_hash = ? ORDER BY ended_at DESC LIMIT 1",
+                (session_id_hash,),
+            ).fetchone()
+        return None if row is None else _stored(row)
+
+    def identity_sessions(
+        self, identity_hash: str, start: str, end: str, limit: int
+    ) -> list[StoredEvent]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {READ_COLUMNS} FROM session_events "  # noqa: S608 (constant columns)
+                "WHERE identity_hash = ? AND ended_at >= ? AND ended_at < ? "
+                "ORDER BY ended_at DESC LIMIT ?",
+                (identity_hash, start, end, limit),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def write_rollups(self, documents: Mapping[str, str]) -> None:
+        """One transaction: every document is written, or none is."""
+        with self._reading() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO session_rollups (key, body) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET body = excluded.body",
+                    list(documents.items()),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._reading() as conn:
+            for offset in range(0, len(keys), 500):
+                chunk = list(keys[offset : offset + 500])
+                marks = ", ".join("?" * len(chunk))
+                found.update(
+                    conn.execute(
+                        f"SELECT key, body FROM session_rollups WHERE key IN ({marks})",  # noqa: S608
+                        chunk,
+                    ).fetchall()
+                )
+        return found
+
+    def sweep_expired(self, now: datetime) -> int:
+        with self._reading() as conn:
+            cursor = conn.execute(
+                "DELETE FROM session_events WHERE expire_at <= ?", (format_timestamp(now),)
+            )
+        return int(cursor.rowcount)
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _create(path: str, folder: str) -> None:
+    """Create the database with its tables under a temporary name and link it into place, so
+    no reader ever finds the file without its table; a file that exists is left alone."""
+    if os.path.exists(path):
+        return
+    handle, scratch = tempfile.mkstemp(prefix=".session_events-", suffix=".db", dir=folder)
+    os.close(handle)
+    try:
+        conn = sqlite3.connect(scratch, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.link(scratch, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+            raise  # a file system without hard links: the database is made in place
+    finally:
+        for leftover in (scratch, f"{scratch}-wal", f"{scratch}-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why SQLite or the file system refused, in their own words (never event data)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
