@@ -155,7 +155,8 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             if kind in VERDICT_KINDS:
                 verdicts = _verdicts(kind, keys)
-                # Recorded before the answer leaves: the client may act on it at once.
+                # What it tells is recorded before the answer leaves: a client may act on
+                # the answer (and the model check its promises) before this thread runs on.
                 if request.path == SINGLE_PATH:
                     verdict = verdicts[0]
                     if verdict == "retry":
@@ -163,18 +164,28 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                         return
                     request.told = {keys[0]: verdict}
                     if verdict == "invalid":
-                        self._json(400, {"ok": False, "error": "validation_failed", "issues": []})
+                        sent = self._json(
+                            400, {"ok": False, "error": "validation_failed", "issues": []}
+                        )
                     else:
-                        self._json(202, {"ok": True, "status": verdict})
+                        sent = self._json(202, {"ok": True, "status": verdict})
+                    if not sent:
+                        request.told = {}
                     return
                 results = [
                     {"status": v, **({"issues": []} if v == "invalid" else {})} for v in verdicts
                 ]
                 request.told = dict(zip(keys, verdicts, strict=True))
-                self._json(200, {"ok": True, "results": results})
+                if not self._json(200, {"ok": True, "results": results}):
+                    request.told = {}
                 return
             if kind == "400_json_validation":
-                self._json(400, {"ok": False, "error": "validation_failed", "issues": []})
+                # From the single endpoint this is the event's verdict (CONTRACT §4.1).
+                if request.path == SINGLE_PATH:
+                    request.told = {keys[0]: "invalid"}
+                answer = {"ok": False, "error": "validation_failed", "issues": []}
+                if not self._json(400, answer):
+                    request.told = {}
             elif kind == "400_html":
                 self._send(400, "text/html", HTML_PAGE)
             elif kind == "429":
@@ -191,19 +202,25 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
 
         def _json(
             self, status: int, payload: object, headers: dict[str, str] | None = None
-        ) -> None:
-            self._send(status, "application/json", json.dumps(payload).encode(), headers)
+        ) -> bool:
+            return self._send(status, "application/json", json.dumps(payload).encode(), headers)
 
         def _send(
             self, status: int, kind: str, data: bytes, headers: dict[str, str] | None = None
-        ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+        ) -> bool:
+            """Answer; False when the client was gone before it could be told."""
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                self.close_connection = True
+                return False
+            return True
 
     return Handler
 

@@ -198,7 +198,9 @@ def test_a_relative_home_is_found_by_the_detached_sender(
     done = install.run(url=function.url, stdin=hook_input("relative-home"), env=env)
     assert done.returncode == 0
     assert wait_until(lambda: function.count() == 1, install.sender_deadline + 10)
-    assert (install.root / "relative-state" / "delivered.jsonl").exists()
+    # The sender writes its audit line just after the server's answer: wait for it too.
+    audit_log = install.root / "relative-state" / "delivered.jsonl"
+    assert wait_until(audit_log.exists, install.sender_deadline + 10)
 
 
 # -- URLs --------------------------------------------------------------------------------

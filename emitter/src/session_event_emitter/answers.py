@@ -5,8 +5,9 @@ Only an answer in this API's own JSON shape speaks about the events in it (CONTR
 - batch endpoint: ``200 {"ok": true, "results": [...]}`` with exactly one result per event;
   each result's ``status`` is ``accepted``, ``duplicate``, ``invalid`` or ``retry`` (any
   other value is read as ``retry``);
-- single endpoint: a 2xx whose body is ``{"ok": true, ...}`` (``"status"`` may say
-  ``duplicate``; the original server says only ``{"ok": true}``), or a 400 whose JSON body
+- single endpoint: a 2xx whose body is ``{"ok": true, ...}`` with no ``results`` (its
+  ``"status"``, when present, says ``accepted`` or ``duplicate``; the original server says
+  only ``{"ok": true}``), or a 400 whose JSON body
   is a validation answer (ours: ``"error": "validation_failed"``; the original's:
   ``"error": "Validation failed"``; both with ``issues``), which is ``invalid``.
 
@@ -86,7 +87,13 @@ def read_single(answer: Answer) -> Verdict | Refusal:
     """The verdict on the one event posted to the single endpoint, or the Refusal."""
     payload = _json_object(answer)
     if 200 <= answer.status < 300:
-        if payload is None or payload.get("ok") is not True:
+        if (
+            payload is None
+            or payload.get("ok") is not True
+            or payload.get("status", ACCEPTED) not in (ACCEPTED, DUPLICATE)
+            or "results" in payload
+        ):
+            # Not the one event's verdict: JSON of another API, or of the batch endpoint.
             return Refusal(_not_this_api(answer), answer.status)
         return Verdict(DUPLICATE if payload.get("status") == DUPLICATE else ACCEPTED)
     if (

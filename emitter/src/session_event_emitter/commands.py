@@ -47,6 +47,8 @@ def _last_delivery_line(last: dict[str, object]) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
+    from session_event_emitter.endpoint import redact
+
     settings = Settings.load(url=args.url)
     outbox = Outbox(settings.home)
     depth = outbox.depth()
@@ -56,8 +58,8 @@ def status(args: argparse.Namespace) -> int:
     report = {
         "consent": "on" if settings.consent.enabled else "off",
         "consent_source": settings.consent.source,
-        "endpoint": endpoint.single if endpoint is not None else None,
-        "batch_endpoint": endpoint.batch if endpoint is not None else None,
+        "endpoint": endpoint.shown if endpoint is not None else None,
+        "batch_endpoint": redact(endpoint.batch) if endpoint and endpoint.batch else None,
         "endpoint_source": settings.url_source,
         "endpoint_problem": settings.url_problem,
         "endpoint_line": _endpoint_line(settings),

@@ -202,9 +202,7 @@ class Delivery:
                 return
             batch = _take_batch(pending, self.plan.batch_size)
             with request_gate(self.home):
-                settings = self.load()
-                if not settings.consent.enabled:
-                    raise _Stop("consent_off", f"telemetry is off ({settings.consent.source})")
+                settings = self._check_consent()
                 endpoint = settings.endpoint
                 if endpoint is None:
                     raise _Stop(
@@ -232,6 +230,13 @@ class Delivery:
                     self._settle(batch, result)
                     continue
             self._refused(result, batch)
+
+    def _check_consent(self) -> Settings:
+        """The settings as they are now; ends the run when consent is off."""
+        settings = self.load()
+        if not settings.consent.enabled:
+            raise _Stop("consent_off", f"telemetry is off ({settings.consent.source})")
+        return settings
 
     def _probed(
         self, result: list[Verdict] | Refusal, batch_url: str | None
@@ -325,10 +330,16 @@ class Delivery:
         report = self.report
         if report.outcome not in ("idle", "pending"):
             return
-        verdicts = report.accepted + report.duplicate + report.dead_lettered
-        if report.remaining == 0:
-            report.outcome = "delivered" if verdicts else "idle"
-            report.detail = report.detail if verdicts else "nothing to send"
+        delivered = report.accepted + report.duplicate
+        if report.remaining == 0 and not delivered and report.dead_lettered:
+            report.outcome = "dead_lettered"
+            report.detail = (
+                f"the server called {report.dead_lettered} event(s) invalid; "
+                "`retry-dead` puts them back"
+            )
+        elif report.remaining == 0:
+            report.outcome = "delivered" if delivered else "idle"
+            report.detail = report.detail if delivered else "nothing to send"
         else:
             report.outcome = "pending"
             if not report.detail:

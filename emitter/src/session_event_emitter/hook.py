@@ -104,8 +104,15 @@ def run_hook(
         if why_not is not None:
             sys.stderr.write(f"note: {why_not}; nothing would be sent\n")
         return
+    outbox = Outbox(settings.home_dir)
     try:
-        Outbox(settings.home_dir).put(idempotency_key(event), event)
+        outbox.put(idempotency_key(event), event)
+        # `disable` records "off" before it empties the outbox: read consent again, so an
+        # event stored while it ran is not left behind it.
+        if not Settings.load(env, url=url).consent.enabled:
+            outbox.remove(idempotency_key(event))
+            diagnostics.debug(__name__, "telemetry went off while the event was stored")
+            return
     except OSError as exc:
         diagnostics.debug(__name__, "outbox write failed: %s", type(exc).__name__)
     else:

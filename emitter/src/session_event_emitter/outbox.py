@@ -179,7 +179,9 @@ class Outbox:
     def retry_dead(self) -> int:
         """Put every dead letter back in the outbox; returns how many went back.
 
-        An event whose key is pending again meanwhile keeps the pending copy.
+        A dead letter whose key is pending again stays where it is: the pending copy may be
+        the very one a running sender is moving here (it writes the dead letter first, then
+        removes the pending copy), and deleting the dead letter then would lose the event.
         """
         moved = 0
         for path in sorted(_list(self.dead_letter_dir)):
@@ -189,7 +191,8 @@ class Outbox:
             record = read_json_object(path, MAX_FILE_BYTES)
             event = record.get("event")
             if isinstance(event, dict):
-                self.put(name[: -len(".json")], event)
+                if not self.put(name[: -len(".json")], event):
+                    continue
                 moved += 1
             _unlink(path)
         return moved
@@ -296,7 +299,11 @@ class Outbox:
         if data is not None:
             with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
                 envelope = json.loads(data)
-        if data is None and not os.path.exists(info.path):
+        elif not os.path.exists(info.path) or (
+            info.size <= MAX_FILE_BYTES and os.path.isfile(info.path)
+        ):
+            # Gone meanwhile, or not readable just now (too many open files, say): a file
+            # that may be a good event stays pending; only a file read back bad is moved.
             return None
         if not isinstance(envelope, dict):
             self._quarantine(info.path)

@@ -3,7 +3,8 @@
 Proxies and custom CAs from the environment apply (``requests`` reads them). Redirects
 are not followed (a POST that is redirected arrives as a GET, or somewhere unintended):
 the redirect is an answer like any other. At most ``MAX_ANSWER_BYTES`` of an answer are
-read, so a proxy's error page of any size costs little.
+read, so a proxy's error page of any size costs little; that is enough for the largest
+answer the ingest function gives (a full batch of invalid events, each with its issues).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import urllib3.exceptions
 
 from session_event_emitter import __version__
 
-MAX_ANSWER_BYTES = 256 * 1024
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
