@@ -108,7 +108,7 @@ def test_disable_records_consent_off_and_empties_the_outbox(
     _enqueue(consent_on, 3)
     done = run_cli("disable")
     assert done.returncode == 0
-    assert b"3 pending event(s) deleted" in done.stdout
+    assert b"3 pending event(s) and 0 dead letter(s) deleted" in done.stdout
     assert consent_on.outbox_files() == []
     assert json.loads((consent_on.state / "config.json").read_text())["telemetry"] == "off"
 

@@ -310,7 +310,7 @@ def test_disable_waits_for_the_request_in_flight_and_nothing_leaves_after_it(
     sender.join(10)
     assert answered and returned and returned[0] >= answered[0]
     assert [len(batch) for batch in stub_server.received] == [100]  # nothing after "off"
-    assert "50 pending event(s) deleted" in out.getvalue()
+    assert "50 pending event(s) and 0 dead letter(s) deleted" in out.getvalue()
 
 
 def test_dead_letters_are_listed_by_status_and_retry_dead_puts_them_back(
@@ -328,3 +328,17 @@ def test_dead_letters_are_listed_by_status_and_retry_dead_puts_them_back(
     assert Outbox(online.state).dead_letters() == []
     stub_server.accept()
     assert _deliver().accepted == 2
+
+
+def test_disable_deletes_the_dead_letters_too_so_no_later_retry_dead_sends_them(
+    online: Any, stub_server: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _enqueue(online, 2)
+    stub_server.results("invalid", "invalid")
+    assert _deliver().dead_lettered == 2
+    monkeypatch.delenv("SESSION_EVENTS_TELEMETRY")
+    done = run_cli("disable")
+    assert b"0 pending event(s) and 2 dead letter(s) deleted" in done.stdout
+    assert run_cli("enable").returncode == 0
+    assert b"0 dead letter(s) put back" in run_cli("retry-dead").stdout
+    assert online.outbox_files() == []

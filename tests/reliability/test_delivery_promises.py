@@ -67,7 +67,7 @@ def test_after_disable_a_sender_already_running_sends_nothing(
     down.accept()[0].close()  # the sender is under way: it has tried once
 
     done = install.run("disable", url=url, env=env)
-    assert b"1 pending event(s) deleted" in done.stdout
+    assert b"1 pending event(s) and 0 dead letter(s) deleted" in done.stdout
     down.close()
     function = start_function(port=port)  # back well within the sender's deadline
     assert install.wait_senders_gone(install.sender_deadline + 10)

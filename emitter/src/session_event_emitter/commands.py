@@ -164,9 +164,14 @@ def disable(args: argparse.Namespace) -> int:
     with consent_change(
         settings.home, on_wait=lambda: _err("waiting for the request in flight to end…")
     ):
-        removed = Outbox(settings.home).clear()
+        outbox = Outbox(settings.home)
+        removed = outbox.clear()
+        dead = outbox.clear_dead_letters()  # nothing of before "off" may leave after it
         refs.clear(settings.home)  # the refs recorded for sessions not yet ended
-    _out(f"telemetry off (recorded in {settings.config_path}); {removed} pending event(s) deleted")
+    _out(
+        f"telemetry off (recorded in {settings.config_path}); {removed} pending event(s) "
+        f"and {dead} dead letter(s) deleted"
+    )
     return 0
 
 

@@ -206,6 +206,10 @@ class Outbox:
                 removed += 1
         return removed
 
+    def clear_dead_letters(self) -> int:
+        """Delete every dead letter (so that no later ``retry-dead`` can send it)."""
+        return sum(_unlink(path) for path in _list(self.dead_letter_dir))
+
     # -- reading -----------------------------------------------------------------------
 
     def entries(self) -> list[Entry]:
