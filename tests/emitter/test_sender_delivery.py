@@ -342,3 +342,22 @@ def test_disable_deletes_the_dead_letters_too_so_no_later_retry_dead_sends_them(
     assert run_cli("enable").returncode == 0
     assert b"0 dead letter(s) put back" in run_cli("retry-dead").stdout
     assert online.outbox_files() == []
+
+
+def test_an_event_a_filter_refuses_does_not_hold_back_the_others(
+    online: Any, stub_server: Any
+) -> None:
+    keys = _enqueue(online, 40)
+
+    def respond(events: list[dict[str, object]]) -> Any:
+        if any(event["tool_count"] == 7 for event in events):  # a WAF objects to one event
+            return 403, {"Content-Type": "text/html"}, "<html>Request blocked</html>"
+        return 200, {}, {"ok": True, "results": [{"status": "accepted"}] * len(events)}
+
+    stub_server.responder = respond
+    for _ in range(2):  # every run: the others go, the refused one waits, nothing is lost
+        report = _deliver()
+        assert report.outcome == "pending" and "HTTP 403" in report.detail
+    assert [p.stem for p in online.outbox_files()] == [keys[7]]
+    assert Outbox(online.state).dead_letters() == []
+    assert {e["session_id_hash"] for e in stub_server.events} >= set(keys) - {keys[7]}

@@ -19,7 +19,7 @@ user can act on.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from urllib3.exceptions import InvalidHeader
 from urllib3.util import Retry
@@ -34,6 +34,7 @@ VERDICTS = frozenset({ACCEPTED, DUPLICATE, INVALID, RETRY})
 
 VALIDATION_ERRORS = frozenset({"validation_failed", "Validation failed"})
 TRANSIENT_STATUS = frozenset({408, 500, 502, 503, 504})
+CONTENT_STATUS = frozenset({400, 403, 413, 415})
 MAX_ISSUES = 50
 
 
@@ -51,6 +52,8 @@ class Refusal:
 
     `transient`: worth trying again within this run (after a back-off).
     `split`: a smaller batch may pass (429, 413).
+    `about_content`: a refusal a filter in front of the server (a WAF, a size limit) may
+    give because of one event's content (400, 403, 413, 415): worth finding that event.
     `no_batch_endpoint`: the batch URL does not exist here (404/405), so the single
     endpoint should be tried.
     """
@@ -60,6 +63,7 @@ class Refusal:
     retry_after: float | None = None
     transient: bool = False
     split: bool = False
+    about_content: bool = False
     no_batch_endpoint: bool = False
 
 
@@ -108,6 +112,13 @@ def read_single(answer: Answer) -> Verdict | Refusal:
 
 def refuse(answer: Answer) -> Refusal:
     """The Refusal of a non-verdict answer, with advice chosen by its status."""
+    refusal = _refusal(answer)
+    if answer.status in CONTENT_STATUS:
+        return replace(refusal, about_content=True)
+    return refusal
+
+
+def _refusal(answer: Answer) -> Refusal:
     status = answer.status
     what = _described(answer)
     if 300 <= status < 400:

@@ -14,6 +14,9 @@ after ``disable`` and ``disable`` deletes only what is still pending. Answers wo
 for (a timeout, a refused connection, 408, 5xx) are tried again with urllib3's back-off
 within the deadline; a 429 or 413 first splits the batch, and a 429 for a single event is
 waited out as its Retry-After says when the deadline allows, else left for the next run.
+A 400/403/415 (what a filter in front of the server may say about one event's content)
+also splits the batch; an event refused alone is set aside for the run, pending, and the
+next one is tried: one refused too means the endpoint refuses everything, and the run stops.
 A batch endpoint answering 404/405 sends the events one by one to the single endpoint,
 remembered per endpoint once that endpoint has given a verdict (the original server).
 """
@@ -149,6 +152,7 @@ class Delivery:
         self.report = Report()
         self.left_for_later: set[str] = set()
         self.batch_missing: Refusal | None = None
+        self.set_aside: str | None = None
         self.last_words = "the deadline came before an answer"
         self.plan = _Plan(
             retry=Retry(
@@ -316,8 +320,14 @@ class Delivery:
     def _refused(self, refusal: Refusal, batch: list[Entry]) -> None:
         """A whole-request answer: nothing leaves; try smaller, wait, or stop for this run."""
         self.last_words = refusal.words
-        if refusal.split and len(batch) > 1:
+        if (refusal.split or refusal.about_content) and len(batch) > 1:
             self.plan.batch_size = max(1, len(batch) // 2)
+            return
+        if refusal.about_content and len(batch) == 1 and self.set_aside is None:
+            # Refused alone: perhaps this event's content, not the endpoint. It stays
+            # pending; the next event tells which (refused too: the endpoint, stop).
+            self.set_aside = batch[0].key
+            self.left_for_later.add(batch[0].key)
             return
         if not refusal.transient:
             raise _Stop("pending", refusal.words)
@@ -346,6 +356,8 @@ class Delivery:
                 report.detail = (
                     f"the server asked for {report.retry_later} event(s) again later"
                     if report.retry_later
+                    else f"an event was refused on its own and stays pending: {self.last_words}"
+                    if self.set_aside is not None
                     else "events stay pending"
                 )
 
