@@ -78,19 +78,16 @@ class OutboxLimits:
 class Entry:
     """One pending event as read back from the outbox."""
 
-    __slots__ = ("attempts", "enqueued_at", "event", "key", "path")
+    __slots__ = ("enqueued_at", "event", "key", "path")
 
-    def __init__(
-        self, key: str, path: str, event: dict[str, object], attempts: int, enqueued_at: float
-    ) -> None:
+    def __init__(self, key: str, path: str, event: dict[str, object], enqueued_at: float) -> None:
         self.key = key
         self.path = path
         self.event = event
-        self.attempts = attempts
         self.enqueued_at = enqueued_at
 
     def _fields(self) -> tuple[object, ...]:
-        return (self.key, self.path, self.event, self.attempts, self.enqueued_at)
+        return (self.key, self.path, self.event, self.enqueued_at)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Entry):
@@ -100,7 +97,7 @@ class Entry:
     __hash__ = None  # type: ignore[assignment]  # holds a dict
 
     def __repr__(self) -> str:
-        return f"Entry(key={self.key!r}, path={self.path!r}, attempts={self.attempts!r})"
+        return f"Entry(key={self.key!r}, path={self.path!r})"
 
 
 class _FileInfo:
@@ -149,7 +146,6 @@ class Outbox:
         envelope = {
             "v": ENVELOPE_VERSION,
             "enqueued_at": time.time() if now is None else now,
-            "attempts": 0,
             "event": dict(event),
         }
         write_atomic(path, _dumps(envelope))
@@ -312,21 +308,15 @@ class Outbox:
         if not isinstance(envelope, dict):
             self._quarantine(info.path)
             return None
-        event = envelope.get("event")
-        attempts = envelope.get("attempts", 0)
+        event = envelope.get("event")  # an "attempts" count of older envelopes is ignored
         enqueued_at = envelope.get("enqueued_at", info.mtime)
-        if (
-            not isinstance(event, dict)
-            or not isinstance(attempts, int)
-            or not isinstance(enqueued_at, int | float)
-        ):
+        if not isinstance(event, dict) or not isinstance(enqueued_at, int | float):
             self._quarantine(info.path)
             return None
         return Entry(
             key=info.name[: -len(".json")],
             path=info.path,
             event=event,
-            attempts=attempts,
             enqueued_at=float(enqueued_at),
         )
 

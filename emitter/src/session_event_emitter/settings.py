@@ -150,27 +150,23 @@ class Settings:
     @property
     def endpoint(self) -> Endpoint | None:
         """Where events go; None when no URL is configured or the configured one is unusable."""
-        from session_event_emitter.endpoint import UnusableUrl, parse_endpoint
-
-        if self.url is None:
-            return None
-        try:
-            return parse_endpoint(self.url, exact_single=self.url_exact_single)
-        except UnusableUrl:
-            return None
+        return self._endpoint_or_problem()[0]
 
     @property
     def url_problem(self) -> str | None:
         """Why the configured URL cannot be used, naming it and its source; None if it can."""
+        return self._endpoint_or_problem()[1]
+
+    def _endpoint_or_problem(self) -> tuple[Endpoint | None, str | None]:
         from session_event_emitter.endpoint import UnusableUrl, parse_endpoint, redact
 
         if self.url is None:
-            return None
+            return None, None
         try:
-            parse_endpoint(self.url, exact_single=self.url_exact_single)
+            return parse_endpoint(self.url, exact_single=self.url_exact_single), None
         except UnusableUrl as why:
-            return f"the URL {redact(self.url)!r} from {self.url_source} cannot be used: {why}"
-        return None
+            shown = redact(self.url)
+            return None, f"the URL {shown!r} from {self.url_source} cannot be used: {why}"
 
     @classmethod
     def load(
