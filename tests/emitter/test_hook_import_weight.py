@@ -1,14 +1,17 @@
-"""The hook's weight: git is not started inside a repository, and no json with consent off."""
+"""The hook's weight: git is not started inside a repository, and no heavy module is loaded."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+import session_event_emitter
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
 
@@ -67,3 +70,60 @@ def test_hook_with_consent_off_and_no_config_file_loads_no_json(
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     assert home.outbox_files() == []
+
+
+# Standard modules whose import costs the hook milliseconds each (json brings re and enum,
+# hashlib OpenSSL, contextlib collections and functools) and which it does without.
+HEAVY_MODULES = (
+    "json",
+    "re",
+    "enum",
+    "hashlib",
+    "_hashlib",
+    "datetime",
+    "contextlib",
+    "collections",
+    "functools",
+    "subprocess",
+    "typing",
+    "pathlib",
+    "logging",
+    "argparse",
+)
+
+
+def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    repo: Path = consent_on.root / "repo"
+    repo.mkdir()
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "one"]):
+        subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, timeout=60)
+    transcript = consent_on.root / "transcript.jsonl"
+    block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
+    transcript.write_text(json.dumps({"type": "assistant", "message": {"content": [block]}}))
+    probe = (
+        "import atexit, sys\n"
+        f"heavy = {HEAVY_MODULES!r}\n"
+        "before = {m for m in heavy if m in sys.modules}\n"
+        "atexit.register(lambda: sys.stderr.write(\n"
+        "    ','.join(m for m in heavy if m in sys.modules and m not in before)))\n"
+        "sys.argv = ['session-event-emit']\n"
+        "from session_event_emitter import cli\n"
+        "cli.run()\n"
+    )
+    done = subprocess.run(
+        # -S: without site, as the preloads of this test environment would hide an import.
+        [sys.executable, "-S", "-c", probe],
+        input=hook_json("light", cwd=str(repo), transcript_path=str(transcript)),
+        capture_output=True,
+        timeout=10,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(session_event_emitter.__file__).parents[1])},
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    [pending] = consent_on.outbox_files()
+    event = json.loads(pending.read_text())["event"]
+    assert event["tool_count"] == 1
+    assert len(event["branch_sha"]) == 12

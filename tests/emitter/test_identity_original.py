@@ -289,9 +289,11 @@ def test_hook_with_consent_on_writes_the_machine_id(
 ) -> None:
     consent_on.legacy.mkdir()
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    before = identity.quarter_salt(datetime.now(UTC))
+    now = datetime.now(UTC)
+    before = identity.quarter_salt(now.year, now.month)
     assert run_cli(stdin=hook_json("s")).returncode == 0
-    after = identity.quarter_salt(datetime.now(UTC))
+    now = datetime.now(UTC)
+    after = identity.quarter_salt(now.year, now.month)
     [path] = consent_on.outbox_files()
     sent = json.loads(path.read_text())["event"]["identity_hash"]
     machine_id = (consent_on.legacy / "machine-id").read_text()

@@ -6,7 +6,6 @@ prints the event and nothing else), never raises, and exits 0 whatever happens.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -210,8 +209,7 @@ def _hook(args: argparse.Namespace | _BareHookArgs) -> int:
             dry_run=args.dry_run,
         )
     except BaseException as exc:  # the hook must never fail the session
-        with contextlib.suppress(BaseException):  # not even a broken logger may escape
-            diagnostics.debug(__name__, "hook failed: %s", type(exc).__name__)
+        diagnostics.debug(__name__, "hook failed: %s", type(exc).__name__)
     return 0
 
 

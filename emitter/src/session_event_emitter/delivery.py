@@ -28,7 +28,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from urllib3.util import Retry
 
@@ -42,6 +41,7 @@ from session_event_emitter.answers import (
     read_batch,
     read_single,
 )
+from session_event_emitter.clock import utc_now_text
 from session_event_emitter.gate import request_gate, sender_lock
 from session_event_emitter.outbox import Entry, Outbox
 from session_event_emitter.settings import Settings
@@ -83,7 +83,7 @@ class Report:
 
     def as_record(self) -> dict[str, object]:
         return {
-            "at": utc_now(),
+            "at": utc_now_text(),
             "outcome": self.outcome,
             "detail": self.detail,
             "accepted": self.accepted,
@@ -111,11 +111,6 @@ class _Plan:
 
     batch_size: int = MAX_BATCH_EVENTS
     retry: Retry = field(default_factory=lambda: Retry(total=None))
-
-
-def utc_now() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def wire_event(event: dict[str, object]) -> dict[str, object]:
@@ -300,7 +295,7 @@ class Delivery:
                 self.outbox.remove(entry.key)
                 delivered.append(
                     {
-                        "delivered_at": utc_now(),
+                        "delivered_at": utc_now_text(),
                         "status": verdict.status,
                         "event": wire_event(entry.event),
                     }

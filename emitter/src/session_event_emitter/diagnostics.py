@@ -7,7 +7,6 @@ sends them to stderr.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 TYPE_CHECKING = False
@@ -33,11 +32,17 @@ def enabled() -> bool:
 
 
 def debug(name: str, message: str, *args: object) -> None:
-    """Log at DEBUG level; free when nothing in the process has imported logging."""
+    """Log at DEBUG level; free when nothing in the process has imported logging.
+
+    Nothing raised while logging reaches the caller: the hook calls this from its last
+    line of defence, where not even a broken handler may escape.
+    """
     if "logging" not in sys.modules:
         return  # no handler can exist, so the record would go nowhere
-    with contextlib.suppress(Exception):  # diagnostics must never break the caller
+    try:
         get_logger(name).debug(message, *args)
+    except BaseException:
+        return
 
 
 def log_to_stderr() -> None:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
-from datetime import UTC, datetime
 
-from session_event_emitter import __version__, facts, identity, refs
+from session_event_emitter import __version__, facts, identity, jsoncodec, refs
+from session_event_emitter.clock import Moment
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
     from session_event_emitter.settings import Settings
 
@@ -57,7 +57,7 @@ class HookInput:
     def parse(cls, data: bytes) -> HookInput:
         """Read the hook JSON leniently: anything malformed simply yields empty fields."""
         try:
-            value = json.loads(data) if data.strip() else None
+            value = jsoncodec.loads(data) if data.strip() else None
         except (ValueError, UnicodeDecodeError, RecursionError):
             value = None
         if not isinstance(value, dict):
@@ -83,12 +83,6 @@ def session_id_text(value: object) -> str | None:
     if not trimmed or len(trimmed) > MAX_RAW_SESSION_ID or "\x00" in trimmed:
         return None
     return trimmed
-
-
-def format_timestamp(moment: datetime) -> str:
-    """UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def idempotency_key(event: Mapping[str, object]) -> str:
@@ -127,15 +121,15 @@ def build_event(
     original plugin's stats buckets for this session (so both emitters report the same
     numbers), else the transcript's tool-use blocks; 0 when nothing knows.
     """
-    moment = now if now is not None else datetime.now(UTC)
-    salt = identity.quarter_salt(moment.astimezone(UTC))
+    moment = Moment.now() if now is None else Moment.of(now)
+    salt = identity.quarter_salt(moment.utc.tm_year, moment.utc.tm_mon)
     legacy_dir = settings.legacy_dir_path
     install = identity.install_id(settings.home_dir, legacy_dir, create=create_install_id)
     session_id = raw_session_id(hook, env)
 
     session_hash = identity.session_id_hash(session_id)
 
-    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id, now=moment.timestamp())
+    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id, now=moment.timestamp)
     if tool_count is None:
         tool_count = stats_calls
     if tool_count is None:
@@ -146,7 +140,7 @@ def build_event(
     event: Event = {
         "identity_hash": identity.identity_hash(install, salt),
         "session_id_hash": session_hash,
-        "ended_at": format_timestamp(moment),
+        "ended_at": moment.text(),
         "tool_count": min(max(tool_count or 0, 0), MAX_TOOL_COUNT),
         "tokens_saved": min(max(tokens_saved or 0, 0), MAX_TOKENS_SAVED),
         "plugin_version": __version__,

@@ -6,13 +6,12 @@ raises. Only numbers and a commit-SHA prefix come out of here.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import stat
 import time
 
-from session_event_emitter import diagnostics, githead
+from session_event_emitter import diagnostics, githead, jsoncodec
 from session_event_emitter.fsutil import read_bounded
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
@@ -118,8 +117,8 @@ def transcript_tool_count(path: str | None, limit: int = TRANSCRIPT_READ_LIMIT) 
 
 def _content_blocks(line: bytes) -> list[dict[str, object]]:
     try:
-        record = json.loads(line)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        record = jsoncodec.loads(line)
+    except (ValueError, RecursionError):
         return []
     if not isinstance(record, dict):
         return []
@@ -194,7 +193,7 @@ def _strict_json_object(path: str, limit: int) -> dict[str, object]:
     if data is None:
         return {}
     try:  # decoded as Node's readFileSync(path, "utf-8"): a bad byte becomes U+FFFD
-        value = json.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
+        value = jsoncodec.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}

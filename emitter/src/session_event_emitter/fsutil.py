@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 
@@ -54,10 +53,18 @@ def write_atomic(path: StrPath, data: bytes) -> None:
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        unlink_quietly(tmp)
         raise
     fsync_dir(directory or ".")
+
+
+def unlink_quietly(path: StrPath) -> bool:
+    """Remove `path`; whether it was removed (a missing or unremovable file is no error)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
 
 
 def fsync_dir(path: StrPath) -> None:
@@ -107,12 +114,10 @@ def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
     data = read_bounded(path, limit)
     if data is None:
         return {}
-    # Imported here, with a file to parse: json brings re and enum, and the hook with
-    # consent off and no config file (the default install) needs none of them.
-    import json
+    from session_event_emitter import jsoncodec
 
     try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        value = jsoncodec.loads(data)
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}

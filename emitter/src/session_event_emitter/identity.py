@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 
 from session_event_emitter.fsutil import (
@@ -24,13 +22,15 @@ from session_event_emitter.fsutil import (
     fsync_dir,
     read_bounded,
     read_json_object,
+    unlink_quietly,
 )
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.settings import is_github_login
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from datetime import datetime
+    from collections.abc import Callable
+    from hashlib import _Hash
 
     from session_event_emitter.fsutil import StrPath
 
@@ -49,12 +49,31 @@ def sha256_hex(text: str) -> str:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         data = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode()
-    return hashlib.sha256(data).hexdigest()
+    return _sha256(data).hexdigest()
 
 
-def quarter_salt(now: datetime) -> str:
-    """The salt of the UTC quarter containing `now`, e.g. ``salt_2026Q2`` for May 2026."""
-    return f"salt_{now.year}Q{(now.month - 1) // 3 + 1}"
+def _sha256_function() -> Callable[[bytes], _Hash]:
+    """SHA-256 from the interpreter's built-in module where it has one, else from hashlib.
+
+    hashlib's import loads OpenSSL, which costs the hook a few milliseconds for one hash of
+    a few bytes; the built-in module computes the same digest (checked against hashlib).
+    """
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256  # type: ignore[no-any-return]
+
+
+_sha256 = _sha256_function()
+
+
+def quarter_salt(year: int, month: int) -> str:
+    """The salt of a UTC quarter given by a month in it, e.g. ``salt_2026Q2`` for May 2026."""
+    return f"salt_{year}Q{(month - 1) // 3 + 1}"
 
 
 def identity_hash(install_id: str, salt: str) -> str:
@@ -132,8 +151,7 @@ def _own_install_id(home: StrPath, *, create: bool) -> str:
         os.fsync(fd)
     except OSError:
         os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        unlink_quietly(path)
         raise
     os.close(fd)
     fsync_dir(home)
@@ -176,8 +194,7 @@ def _share_with_original(legacy_path: str, own: str) -> str:
     except OSError:
         return own
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        unlink_quietly(tmp)
     return _read_id(legacy_path) or own
 
 

@@ -18,12 +18,11 @@ bounds (CONTRACT §4.1).
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
 import time
 
+from session_event_emitter import jsoncodec
 from session_event_emitter.fsutil import (
     TMP_PREFIX,
     ensure_private_dir,
@@ -153,8 +152,10 @@ class Outbox:
         return True
 
     def remove(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(os.path.join(self.pending_dir, f"{key}.json"))
+        except FileNotFoundError:
+            return  # already gone: removing is idempotent
 
     def dead_letter(self, entry: Entry, reason: str, detail: Mapping[str, object]) -> None:
         """Move `entry` to the dead-letter folder with the server's reason; it waits there."""
@@ -197,9 +198,11 @@ class Outbox:
         """Delete every pending event; returns how many there were."""
         removed = 0
         for info in self._files():
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(info.path)
-                removed += 1
+            except FileNotFoundError:
+                continue
+            removed += 1
         return removed
 
     def clear_dead_letters(self) -> int:
@@ -297,8 +300,10 @@ class Outbox:
         data = read_bounded(info.path, MAX_FILE_BYTES)
         envelope: object = None
         if data is not None:
-            with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
-                envelope = json.loads(data)
+            try:
+                envelope = jsoncodec.loads(data)
+            except (ValueError, RecursionError):
+                envelope = None
         elif not os.path.exists(info.path) or (
             info.size <= MAX_FILE_BYTES and os.path.isfile(info.path)
         ):
@@ -333,9 +338,11 @@ class Outbox:
     def _remove_stale_tmp(self, now: float) -> None:
         for path in _list(self.pending_dir):
             if os.path.basename(path).startswith(TMP_PREFIX):
-                with contextlib.suppress(OSError):
+                try:
                     if now - os.stat(path).st_mtime > STALE_TMP_SECONDS:
                         os.unlink(path)
+                except OSError:
+                    pass
 
     def _bump(self, deltas: Mapping[str, int]) -> None:
         """Add to the running counters under a file lock (hook and sender may race)."""
@@ -357,7 +364,7 @@ class Outbox:
 
 
 def _dumps(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return jsoncodec.dumps(value, sort_keys=True).encode("utf-8")
 
 
 def _list(directory: str) -> list[str]:
@@ -378,8 +385,10 @@ def _unlink(path: str) -> bool:
 def _prune_oldest(directory: str, keep: int) -> int:
     files: list[tuple[float, str]] = []
     for path in _list(directory):
-        with contextlib.suppress(OSError):
+        try:
             files.append((os.stat(path).st_mtime, path))
+        except OSError:
+            continue
     files.sort()
     excess = files[: max(len(files) - keep, 0)]
     return sum(_unlink(path) for _, path in excess)

@@ -15,17 +15,16 @@ than 7 days (a session that never ended). With consent off nothing is created at
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
 import time
 
-from session_event_emitter import diagnostics
+from session_event_emitter import diagnostics, jsoncodec
 from session_event_emitter.fsutil import (
     TMP_PREFIX,
     ensure_private_dir,
     read_bounded,
+    unlink_quietly,
     write_atomic,
 )
 from session_event_emitter.settings import MAX_DISCOVERY_REFS, is_ref
@@ -33,7 +32,7 @@ from session_event_emitter.settings import MAX_DISCOVERY_REFS, is_ref
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import TextIO
 
 REFS_DIR = "session-refs"
@@ -74,8 +73,8 @@ def session_refs(home: str | os.PathLike[str], session_hash: str) -> list[str]:
     if data is None:
         return []
     try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        value = jsoncodec.loads(data)
+    except (ValueError, RecursionError):
         return []
     stored = value.get("refs") if isinstance(value, dict) else None
     if not isinstance(stored, list):
@@ -85,8 +84,11 @@ def session_refs(home: str | os.PathLike[str], session_hash: str) -> list[str]:
 
 def forget(home: str | os.PathLike[str], session_hash: str) -> None:
     """Drop one session's refs (its event has taken them; the pair is sent only once)."""
-    with contextlib.suppress(OSError, ValueError):
-        os.unlink(_path(os.fspath(home), session_hash))
+    try:
+        path = _path(os.fspath(home), session_hash)
+    except ValueError:
+        return
+    unlink_quietly(path)
 
 
 def record(home: str | os.PathLike[str], session_hash: str, new_refs: Sequence[str]) -> int:
@@ -100,7 +102,8 @@ def record(home: str | os.PathLike[str], session_hash: str, new_refs: Sequence[s
     base = os.fspath(home)
     path = _path(base, session_hash)
     directory = ensure_private_dir(os.path.join(base, REFS_DIR))
-    with _locked(directory):
+    lock = _lock(directory)
+    try:
         before = session_refs(base, session_hash)
         after = merge(before, wanted)
         if after == before:
@@ -108,8 +111,10 @@ def record(home: str | os.PathLike[str], session_hash: str, new_refs: Sequence[s
         if not before:
             _prune(directory, keep=path)
         body = {"v": FILE_VERSION, "refs": after}
-        write_atomic(path, json.dumps(body, separators=(",", ":")).encode("ascii"))
+        write_atomic(path, jsoncodec.dumps(body).encode("ascii"))
         return len(after) - len(before)
+    finally:
+        os.close(lock)  # closing releases the lock
 
 
 def clear(home: str | os.PathLike[str]) -> int:
@@ -122,30 +127,28 @@ def clear(home: str | os.PathLike[str]) -> int:
     removed = 0
     for name in names:
         if name.endswith(".json") and _is_session_hash(name[:-5]):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(directory, name))
-                removed += 1
+            removed += unlink_quietly(os.path.join(directory, name))
     return removed
 
 
-@contextlib.contextmanager
-def _locked(directory: str) -> Iterator[None]:
+def _lock(directory: str) -> int:
+    """The refs lock, taken: a descriptor whose closing releases it."""
     import fcntl
 
     fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError("session refs are locked") from None
-                time.sleep(0.005)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise TimeoutError("session refs are locked") from None
+            time.sleep(0.005)
+        except BaseException:
+            os.close(fd)
+            raise
 
 
 def _prune(directory: str, *, keep: str, now: float | None = None) -> None:
@@ -167,14 +170,12 @@ def _prune(directory: str, *, keep: str, now: float | None = None) -> None:
             continue
         too_old = moment - mtime > (MAX_AGE_SECONDS if is_session else 3600.0)
         if too_old:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            unlink_quietly(path)
         elif is_session:
             files.append((mtime, path))
     files.sort()
     for _, path in files[: max(0, len(files) - (MAX_SESSION_FILES - 1))]:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        unlink_quietly(path)
 
 
 def runs_as_hook(arguments: Sequence[str], stdin: TextIO | None) -> bool:
@@ -195,8 +196,7 @@ def command(args: argparse.Namespace) -> int:
     try:
         _record_from(args, os.environ, sys.stdin, say=None)
     except BaseException as exc:  # a hook must never fail the tool call
-        with contextlib.suppress(BaseException):
-            diagnostics.debug(__name__, "ref failed: %s", type(exc).__name__)
+        diagnostics.debug(__name__, "ref failed: %s", type(exc).__name__)
     return 0
 
 
