@@ -127,3 +127,27 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     event = json.loads(pending.read_text())["event"]
     assert event["tool_count"] == 1
     assert len(event["branch_sha"]) == 12
+
+
+def test_ref_run_after_every_tool_call_loads_neither_the_commands_nor_requests(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(','.join(m for m in\n"
+        "    ('session_event_emitter.commands', 'requests') if m in sys.modules)))\n"
+        "sys.argv = ['session-event-emit', 'ref', 'owner-repo']\n"
+        "from session_event_emitter import cli\n"
+        "cli.run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=hook_json("with-refs"),
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    [recorded] = (consent_on.state / "session-refs").glob("*.json")
+    assert json.loads(recorded.read_text())["refs"] == ["owner-repo"]

@@ -168,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if _is_hook_run(arguments) else 2
     if args.command is None:
         return _hook(args)
+    if args.command == "ref":  # run by a hook after every tool call: it loads only refs
+        from session_event_emitter import refs
+
+        return refs.command(args)
     from session_event_emitter import commands
 
     handler = {
@@ -177,15 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "disable": commands.disable,
         "retry-dead": commands.retry_dead,
         "log": commands.log,
-        "ref": _ref,
     }[args.command]
     return handler(args)
-
-
-def _ref(args: argparse.Namespace) -> int:
-    from session_event_emitter import refs
-
-    return refs.command(args)
 
 
 def _is_hook_run(arguments: Sequence[str]) -> bool:
