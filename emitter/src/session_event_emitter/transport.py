@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 import urllib3.exceptions
 
 from session_event_emitter import __version__
@@ -41,6 +42,22 @@ class Unreachable(Exception):
         self.timeout = timeout
 
 
+class _Bearer(requests.auth.AuthBase):
+    """The ingest token as ``Authorization: Bearer``.
+
+    Given as the request's auth, not as a header, because requests replaces an
+    Authorization header with Basic credentials from the URL or ``~/.netrc`` when a
+    request has no auth of its own.
+    """
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
 class Transport:
     """Posts JSON bodies with one pooled session; use as a context manager."""
 
@@ -51,8 +68,7 @@ class Transport:
             "Accept": "application/json",
             "User-Agent": f"session-event-emitter/{__version__}",
         }
-        if ingest_token:
-            self.headers["Authorization"] = f"Bearer {ingest_token}"
+        self.auth = _Bearer(ingest_token) if ingest_token else None
 
     def __enter__(self) -> Transport:
         return self
@@ -68,6 +84,7 @@ class Transport:
                 url,
                 data=body,
                 headers=self.headers,
+                auth=self.auth,
                 timeout=timeout,
                 allow_redirects=False,
                 stream=True,
