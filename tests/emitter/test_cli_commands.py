@@ -80,6 +80,22 @@ def test_status_text_names_the_consent_source(home: Any, run_cli: Any) -> None:
     assert not home.state.exists()
 
 
+def test_a_broken_config_file_stores_nothing_is_named_by_status_and_enable_repairs_it(
+    consent_on: Any, run_cli: Any, hook_json: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", "https://ingest.example/")
+    consent_on.state.mkdir(parents=True, exist_ok=True)
+    (consent_on.state / "config.json").write_text('{"telemetry": "of')  # cut short mid-write
+    assert run_cli(stdin=hook_json("while-broken")).returncode == 0
+    assert consent_on.outbox_files() == []
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status["consent"] == "off"
+    assert "config.json (there, but not readable as a JSON object)" in status["consent_source"]
+    assert run_cli("enable").returncode == 0
+    assert run_cli(stdin=hook_json("after-enable")).returncode == 0
+    assert len(consent_on.outbox_files()) == 1
+
+
 def test_enable_records_consent_and_endpoint_in_the_config_file(home: Any, run_cli: Any) -> None:
     done = run_cli("enable", "--url", "https://ingest.example/")
     assert done.returncode == 0

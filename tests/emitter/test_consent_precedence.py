@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -115,11 +116,50 @@ def test_own_config_file_beats_original_plugin_config(tmp_path: Path) -> None:
     assert Settings.load(_env(tmp_path)).consent.enabled is False
 
 
-def test_malformed_config_file_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("which", ["own", "original"])
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"", b'{"telemetry": "of', b"[]", b'"off"', b" " * (70 * 1024)],
+    ids=["malformed", "empty", "cut-short", "array", "string", "too-big"],
+)
+def test_a_config_file_that_cannot_be_read_turns_telemetry_off(
+    tmp_path: Path, which: str, content: bytes
+) -> None:
+    """It may have said off: an "on" elsewhere does not outvote what could not be read."""
+    path = (tmp_path / "state" if which == "own" else tmp_path / "home" / ".ashlr") / "config.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    consent = Settings.load(
+        _env(tmp_path, SESSION_EVENTS_TELEMETRY="on", ASHLR_TELEMETRY="on")
+    ).consent
+    assert consent.enabled is False
+    assert consent.source == f"{path} (there, but not readable as a JSON object)"
+
+
+def test_a_config_file_the_user_cannot_read_turns_telemetry_off(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "config.json"
+    _write_json(path, {"telemetry": "on"})
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("this user reads any file (root); CI runs this as an unprivileged user")
+        consent = Settings.load(_env(tmp_path, SESSION_EVENTS_TELEMETRY="on")).consent
+    finally:
+        path.chmod(0o600)
+    assert consent.enabled is False
+
+
+def test_a_directory_where_the_config_file_should_be_turns_telemetry_off(tmp_path: Path) -> None:
+    (tmp_path / "state" / "config.json").mkdir(parents=True)
+    assert Settings.load(_env(tmp_path, SESSION_EVENTS_TELEMETRY="on")).consent.enabled is False
+
+
+def test_do_not_track_is_named_before_an_unreadable_config(tmp_path: Path) -> None:
     path = tmp_path / "state" / "config.json"
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"{not json")
-    assert Settings.load(_env(tmp_path)).consent.enabled is False
+    path.write_bytes(b"{")
+    consent = Settings.load(_env(tmp_path, DO_NOT_TRACK="1")).consent
+    assert (consent.enabled, consent.source) == (False, "DO_NOT_TRACK")
 
 
 @pytest.mark.parametrize(

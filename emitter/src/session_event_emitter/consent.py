@@ -31,6 +31,9 @@ config saying off sends nothing. ``enable`` and ``disable`` write this emitter's
 file; ``enable`` says so when another setting still turns telemetry off. An explicit
 ``telemetry=`` argument (the API's "flag") is one more voice under the same rule: off is
 off, on is on unless something says off.
+
+A config file (either) that is there but cannot be read as a JSON object (unreadable,
+over its size limit, malformed) is off: it may have said so. ``status`` names it.
 """
 
 from __future__ import annotations
@@ -113,25 +116,33 @@ def do_not_track(env: Mapping[str, str]) -> bool:
 
 def resolve_consent(
     env: Mapping[str, str],
-    config: Mapping[str, object],
-    legacy_config: Mapping[str, object],
+    config: Mapping[str, object] | None,
+    legacy_config: Mapping[str, object] | None,
     *,
     flag: bool | None = None,
     config_name: str = "config file",
     legacy_config_name: str = "~/.ashlr/config.json",
 ) -> Consent:
-    """Apply the rule in this module's docstring and return the answer."""
+    """Apply the rule in this module's docstring and return the answer.
+
+    A config given as None is one that is there but could not be read: it says off.
+    """
+    unreadable = " (there, but not readable as a JSON object)"
     voices: list[tuple[bool | None, str]] = [
         (False if do_not_track(env) else None, "DO_NOT_TRACK"),
         (flag, "command-line flag"),
         (parse_switch(env.get("SESSION_EVENTS_TELEMETRY")), "SESSION_EVENTS_TELEMETRY"),
         (original_env_switch(env.get("ASHLR_TELEMETRY")), "ASHLR_TELEMETRY"),
         (
-            False if parse_switch(config.get("do_not_track")) is True else None,
+            False if config and parse_switch(config.get("do_not_track")) is True else None,
             f"{config_name} (do_not_track)",
         ),
-        (parse_switch(config.get("telemetry")), config_name),
-        (original_config_switch(legacy_config.get("telemetry")), legacy_config_name),
+        (False, config_name + unreadable)
+        if config is None
+        else (parse_switch(config.get("telemetry")), config_name),
+        (False, legacy_config_name + unreadable)
+        if legacy_config is None
+        else (original_config_switch(legacy_config.get("telemetry")), legacy_config_name),
     ]
     for switch, source in voices:
         if switch is False:

@@ -109,6 +109,22 @@ def read_bounded(path: StrPath, limit: int) -> bytes | None:
         os.close(fd)
 
 
+def read_json_config(path: StrPath, limit: int) -> dict[str, object] | None:
+    """The JSON object of a config file; {} when there is no file, None when there is one
+    that cannot be read as a JSON object (unreadable, too big, malformed, not an object).
+    """
+    data = read_bounded(path, limit)
+    if data is None:
+        return {} if not os.path.lexists(path) else None
+    from session_event_emitter import jsoncodec
+
+    try:
+        value = jsoncodec.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
     """Return the JSON object stored at `path`, or {} when missing, too big or malformed."""
     data = read_bounded(path, limit)

@@ -15,7 +15,7 @@ import math
 import os
 
 from session_event_emitter.consent import Consent, resolve_consent
-from session_event_emitter.fsutil import read_json_object
+from session_event_emitter.fsutil import read_json_config
 from session_event_emitter.jstext import has_control_character, js_trim
 
 TYPE_CHECKING = False
@@ -184,16 +184,18 @@ class Settings:
         home = _state_home(env, user_home)
         config_name = os.path.join(home, "config.json")
         legacy_config_name = os.path.join(user_home, ".ashlr", "config.json")
-        config = read_json_object(config_name, CONFIG_LIMIT)
-        legacy_config = read_json_object(legacy_config_name, CONFIG_LIMIT)
+        # A config file that is there but cannot be read may have said "off": it does.
+        own_config = read_json_config(config_name, CONFIG_LIMIT)
+        legacy_config = read_json_config(legacy_config_name, CONFIG_LIMIT)
         consent = resolve_consent(
             env,
-            config,
+            own_config,
             legacy_config,
             flag=telemetry,
             config_name=config_name,
             legacy_config_name=legacy_config_name,
         )
+        config = own_config or {}
         chosen_url, url_source, exact_single = _resolve_url(env, config, url)
         return cls(
             home=home,
