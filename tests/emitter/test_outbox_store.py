@@ -133,3 +133,26 @@ def test_clear_removes_every_pending_event(tmp_path: Path) -> None:
         outbox.put(_key(n), _event(n))
     assert outbox.clear() == 3
     assert outbox.depth().events == 0
+
+
+@pytest.mark.parametrize("bound", ["count", "bytes"])
+def test_retry_dead_puts_back_only_what_fits_and_evicts_no_pending_event(
+    tmp_path: Path, bound: str
+) -> None:
+    one = len(json.dumps({"v": 1, "enqueued_at": time.time(), "event": _event(0)}))
+    limits = OutboxLimits(max_events=5) if bound == "count" else OutboxLimits(max_bytes=5 * one + 2)
+    outbox = Outbox(tmp_path, limits)
+    for n in range(10, 14):
+        outbox.put(_key(n), _event(n))
+        (entry,) = [e for e in outbox.entries() if e.key == _key(n)]
+        outbox.dead_letter(entry, "invalid", {})
+    for n in range(3):
+        outbox.put(_key(n), _event(n))
+
+    result = outbox.retry_dead()
+    pending = {e.key for e in outbox.entries()}
+    assert {_key(n) for n in range(3)} <= pending  # every event that never failed is still there
+    assert result == (2, 2)
+    assert len(pending) == 5
+    assert len(outbox.dead_letters()) == 2
+    assert not any(name.startswith("evicted") for name in outbox.counters())

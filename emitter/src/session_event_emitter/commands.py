@@ -177,8 +177,13 @@ def disable(args: argparse.Namespace) -> int:
 
 def retry_dead(args: argparse.Namespace) -> int:
     settings = Settings.load(url=args.url)
-    moved = Outbox(settings.home).retry_dead()
+    moved, waiting = Outbox(settings.home).retry_dead()
     _out(f"{moved} dead letter(s) put back in the outbox")
+    if waiting:
+        _out(
+            f"{waiting} dead letter(s) kept: the outbox is full "
+            "(run `session-event-emit flush`, then retry-dead again)"
+        )
     return 0
 
 

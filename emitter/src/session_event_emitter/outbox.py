@@ -173,14 +173,21 @@ class Outbox:
         if pruned:
             self._bump({"dead_letters_pruned": pruned})
 
-    def retry_dead(self) -> int:
-        """Put every dead letter back in the outbox; returns how many went back.
+    def retry_dead(self) -> tuple[int, int]:
+        """Put dead letters back in the outbox while it has room: (how many went, how many wait).
+
+        Only as many go back as fit under the outbox's count and byte bounds: more would
+        evict pending events that never failed. The others stay dead letters, for the next
+        ``retry-dead`` once the outbox has drained.
 
         A dead letter whose key is pending again stays where it is: the pending copy may be
         the very one a running sender is moving here (it writes the dead letter first, then
         removes the pending copy), and deleting the dead letter then would lose the event.
         """
-        moved = 0
+        depth = self.depth()
+        room_events = self.limits.max_events - depth.events
+        room_bytes = self.limits.max_bytes - depth.bytes
+        moved = waiting = 0
         for path in sorted(_list(self.dead_letter_dir)):
             name = os.path.basename(path)
             if not _is_key_file(name):
@@ -188,11 +195,19 @@ class Outbox:
             record = read_json_object(path, MAX_FILE_BYTES)
             event = record.get("event")
             if isinstance(event, dict):
+                size = len(
+                    _dumps({"v": ENVELOPE_VERSION, "enqueued_at": time.time(), "event": event})
+                )
+                if room_events < 1 or size > room_bytes:
+                    waiting += 1
+                    continue
                 if not self.put(name[: -len(".json")], event):
                     continue
                 moved += 1
+                room_events -= 1
+                room_bytes -= size
             _unlink(path)
-        return moved
+        return moved, waiting
 
     def clear(self) -> int:
         """Delete every pending event; returns how many there were."""
