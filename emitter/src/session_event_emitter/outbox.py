@@ -188,6 +188,7 @@ class Outbox:
         room_events = self.limits.max_events - depth.events
         room_bytes = self.limits.max_bytes - depth.bytes
         moved = waiting = 0
+        now = time.time()  # one time stamp, so each envelope is the size reckoned for it
         for path in sorted(_list(self.dead_letter_dir)):
             name = os.path.basename(path)
             if not _is_key_file(name):
@@ -195,13 +196,11 @@ class Outbox:
             record = read_json_object(path, MAX_FILE_BYTES)
             event = record.get("event")
             if isinstance(event, dict):
-                size = len(
-                    _dumps({"v": ENVELOPE_VERSION, "enqueued_at": time.time(), "event": event})
-                )
+                size = len(_dumps({"v": ENVELOPE_VERSION, "enqueued_at": now, "event": event}))
                 if room_events < 1 or size > room_bytes:
                     waiting += 1
                     continue
-                if not self.put(name[: -len(".json")], event):
+                if not self.put(name[: -len(".json")], event, now=now):
                     continue
                 moved += 1
                 room_events -= 1

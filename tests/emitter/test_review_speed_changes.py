@@ -1,0 +1,57 @@
+"""Attempts to break the hook's lighter path: its JSON codec, clock, config reading and bounds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from session_event_emitter.outbox import Outbox, OutboxLimits
+
+
+def _key(n: int) -> str:
+    return f"{n:064x}"
+
+
+def _event(n: int) -> dict[str, object]:
+    return {"identity_hash": "a" * 64, "session_id_hash": _key(n), "tool_count": n}
+
+
+def _envelope_size(event: dict[str, object], enqueued_at: float) -> int:
+    from session_event_emitter import jsoncodec
+
+    envelope = {"v": 1, "enqueued_at": enqueued_at, "event": event}
+    return len(jsoncodec.dumps(envelope, sort_keys=True).encode())
+
+
+def test_retry_dead_evicts_no_pending_event_when_the_clock_moves_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The room a dead letter takes is the room its envelope takes when it is written.
+
+    An envelope carries the time it was put back; a time stamp with more digits than the
+    one the room was reckoned with must not push the outbox past its byte bound.
+    """
+    short, long = 1_700_000_000.5, 1_700_000_000.123456
+    first = Outbox(tmp_path)
+    first.put(_key(1), _event(1), now=short)
+    (entry,) = first.entries()
+    first.dead_letter(entry, "invalid", {})
+    pending = _envelope_size(_event(2), short)
+    room = _envelope_size(_event(1), short)  # exactly what the dead letter takes, reckoned now
+    outbox = Outbox(tmp_path, OutboxLimits(max_bytes=pending + room))
+    outbox.put(_key(2), _event(2), now=short)
+
+    def ticks() -> Iterator[float]:
+        yield short  # the moment the room is reckoned
+        while True:
+            yield long  # every moment after it: more digits
+
+    clock = ticks()
+    monkeypatch.setattr(time, "time", lambda: next(clock))
+    outbox.retry_dead()
+
+    assert _key(2) in {e.key for e in outbox.entries()}
+    assert not any(name.startswith("evicted") for name in outbox.counters())
