@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +57,47 @@ def test_retry_dead_evicts_no_pending_event_when_the_clock_moves_while_it_runs(
 
     assert _key(2) in {e.key for e in outbox.entries()}
     assert not any(name.startswith("evicted") for name in outbox.counters())
+
+
+# A stand-in for the C module `_json` whose scanner reads one more attribute of its context
+# than the scanners of 3.11-3.14 do: Python 3.15's reads `array_hook` (CPython gh-146440).
+_NEWER_C_JSON = """
+import _json, sys, types
+{preload}
+newer = types.ModuleType("_json")
+newer.encode_basestring_ascii = _json.encode_basestring_ascii
+newer.make_encoder = _json.make_encoder
+def make_scanner(context):
+    getattr(context, {attribute!r})  # AttributeError where the context lacks it
+    return _json.make_scanner(context)
+newer.make_scanner = make_scanner
+sys.modules["_json"] = newer
+from session_event_emitter import jsoncodec
+print(repr((jsoncodec.loads(b'{{"a": [1, 2.5, null]}}'), jsoncodec.dumps({{"b": [True]}}))))
+print("json" in sys.modules)
+"""
+
+
+def _run_against_newer_c_json(attribute: str, *, preload: str = "") -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _NEWER_C_JSON.format(attribute=attribute, preload=preload)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_c_scanner_of_python_3_15_reads_documents_without_loading_json() -> None:
+    assert _run_against_newer_c_json("array_hook") == [
+        repr(({"a": [1, 2.5, None]}, '{"b":[true]}')),
+        "False",
+    ]
+
+
+def test_a_c_scanner_wanting_an_attribute_unknown_today_falls_back_to_json() -> None:
+    # `json` is loaded first, so that it holds the real C scanner, as a newer json would.
+    lines = _run_against_newer_c_json("some_future_option", preload="import json")
+    assert lines[0] == repr(({"a": [1, 2.5, None]}, '{"b":[true]}'))

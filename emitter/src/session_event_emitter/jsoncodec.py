@@ -22,9 +22,10 @@ _CONSTANTS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float(
 
 
 class _ScannerContext:
-    """The attributes `_json.make_scanner` reads from a `json.JSONDecoder`."""
+    """The attributes `_json.make_scanner` reads from a `json.JSONDecoder` (3.15 adds one)."""
 
     __slots__ = (
+        "array_hook",
         "object_hook",
         "object_pairs_hook",
         "parse_constant",
@@ -37,6 +38,7 @@ class _ScannerContext:
         self.strict = True
         self.object_hook = None
         self.object_pairs_hook = None
+        self.array_hook = None
         self.parse_float = float
         self.parse_int = int
         self.parse_constant = parse_constant
@@ -64,7 +66,7 @@ try:
 
     _SCAN = _scanner(_CONSTANTS.__getitem__)
     _encoder(sort_keys=False)
-except (ImportError, TypeError):  # another interpreter, or a changed `_json`
+except (ImportError, TypeError, AttributeError):  # another interpreter, or a changed `_json`
     _SCAN = None
 
 
