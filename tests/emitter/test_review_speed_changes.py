@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,36 @@ def test_a_c_scanner_wanting_an_attribute_unknown_today_falls_back_to_json() -> 
     # `json` is loaded first, so that it holds the real C scanner, as a newer json would.
     lines = _run_against_newer_c_json("some_future_option", preload="import json")
     assert lines[0] == repr(({"a": [1, 2.5, None]}, '{"b":[true]}'))
+
+
+def test_a_reader_never_sees_consent_off_while_enable_rewrites_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unreadable config says off, so `enable` must never leave a half-written one."""
+    from session_event_emitter import cli
+    from session_event_emitter.settings import Settings
+
+    env = {"HOME": str(tmp_path / "home"), "SESSION_EVENTS_HOME": str(tmp_path / "state")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("SESSION_EVENTS_TELEMETRY", "ASHLR_TELEMETRY", "DO_NOT_TRACK"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["enable", "--url", "http://127.0.0.1:9/a"]) == 0
+    done = threading.Event()
+
+    def rewrite() -> None:
+        try:
+            for n in range(150):  # each rewrite changes the file's length
+                cli.main(["enable", "--url", f"http://127.0.0.1:9/{'a' * (n % 7 + 1)}"])
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    seen: set[str] = set()
+    while not done.is_set():
+        consent = Settings.load(env).consent
+        seen.add(consent.source if not consent.enabled else "on")
+    writer.join(timeout=60)
+    capsys.readouterr()
+    assert seen == {"on"}
