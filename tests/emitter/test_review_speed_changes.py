@@ -135,3 +135,19 @@ def test_a_reader_never_sees_consent_off_while_enable_rewrites_the_config(
     writer.join(timeout=60)
     capsys.readouterr()
     assert seen == {"on"}
+
+
+def test_retry_dead_keeps_a_dead_letter_it_cannot_read_back(tmp_path: Path) -> None:
+    """Dead letters are kept until they go back: one not readable now is not deleted."""
+    outbox = Outbox(tmp_path)
+    outbox.put(_key(1), _event(1))
+    (entry,) = outbox.entries()
+    # A server's issues can be long (its answer may be up to 1 MiB): this record is larger
+    # than the outbox reads back.
+    outbox.dead_letter(entry, "invalid", {"issues": [{"msg": "x" * 300_000}]})
+    path = tmp_path / "dead-letter" / f"{_key(1)}.json"
+    assert path.exists()
+
+    outbox.retry_dead()
+
+    assert path.exists() or _key(1) in {e.key for e in outbox.entries()}

@@ -193,18 +193,18 @@ class Outbox:
             name = os.path.basename(path)
             if not _is_key_file(name):
                 continue
-            record = read_json_object(path, MAX_FILE_BYTES)
-            event = record.get("event")
-            if isinstance(event, dict):
-                size = len(_dumps({"v": ENVELOPE_VERSION, "enqueued_at": now, "event": event}))
-                if room_events < 1 or size > room_bytes:
-                    waiting += 1
-                    continue
-                if not self.put(name[: -len(".json")], event, now=now):
-                    continue
-                moved += 1
-                room_events -= 1
-                room_bytes -= size
+            event = read_json_object(path, MAX_FILE_BYTES).get("event")
+            if not isinstance(event, dict):
+                continue  # not readable (now, or at this size): kept, as every dead letter is
+            size = len(_dumps({"v": ENVELOPE_VERSION, "enqueued_at": now, "event": event}))
+            if room_events < 1 or size > room_bytes:
+                waiting += 1
+                continue
+            if not self.put(name[: -len(".json")], event, now=now):
+                continue
+            moved += 1
+            room_events -= 1
+            room_bytes -= size
             _unlink(path)
         return moved, waiting
 
