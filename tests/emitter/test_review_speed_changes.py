@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -140,14 +141,24 @@ def test_a_reader_never_sees_consent_off_while_enable_rewrites_the_config(
 def test_retry_dead_keeps_a_dead_letter_it_cannot_read_back(tmp_path: Path) -> None:
     """Dead letters are kept until they go back: one not readable now is not deleted."""
     outbox = Outbox(tmp_path)
-    outbox.put(_key(1), _event(1))
-    (entry,) = outbox.entries()
-    # A server's issues can be long (its answer may be up to 1 MiB): this record is larger
-    # than the outbox reads back.
-    outbox.dead_letter(entry, "invalid", {"issues": [{"msg": "x" * 300_000}]})
     path = tmp_path / "dead-letter" / f"{_key(1)}.json"
-    assert path.exists()
+    path.parent.mkdir()
+    # As earlier versions wrote one for a server's long issues (its answer may be up to
+    # 1 MiB): larger than the outbox reads back.
+    record = {"reason": "invalid", "issues": [{"msg": "x" * 300_000}], "event": _event(1)}
+    path.write_text(json.dumps(record))
 
     outbox.retry_dead()
 
     assert path.exists() or _key(1) in {e.key for e in outbox.entries()}
+
+
+def test_a_dead_letter_with_issues_too_long_to_keep_can_still_be_put_back(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    outbox.put(_key(1), _event(1))
+    (entry,) = outbox.entries()
+    outbox.dead_letter(entry, "invalid", {"issues": [{"msg": "x" * 300_000}]})
+
+    assert [record["event"] for record in outbox.dead_letters()] == [_event(1)]
+    assert outbox.retry_dead() == (1, 0)
+    assert [e.event for e in outbox.entries()] == [_event(1)]

@@ -166,7 +166,10 @@ class Outbox:
             "dead_lettered_at": time.time(),
             "event": entry.event,
         }
-        write_atomic(os.path.join(self.dead_letter_dir, f"{entry.key}.json"), _dumps(record))
+        data = _dumps(record)
+        if len(data) > MAX_FILE_BYTES:  # the server's issues, too long to read back: not kept
+            data = _dumps({k: record[k] for k in ("reason", "dead_lettered_at", "event")})
+        write_atomic(os.path.join(self.dead_letter_dir, f"{entry.key}.json"), data)
         self.remove(entry.key)
         self._bump({"dead_lettered": 1})
         pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
