@@ -129,24 +129,27 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     assert len(event["branch_sha"]) == 12
 
 
-def test_ref_run_after_every_tool_call_loads_neither_the_commands_nor_requests(
+def test_ref_run_after_every_tool_call_loads_no_parser_commands_or_heavy_module(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     probe = (
         "import atexit, sys\n"
-        "atexit.register(lambda: sys.stderr.write(','.join(m for m in\n"
-        "    ('session_event_emitter.commands', 'requests') if m in sys.modules)))\n"
+        f"heavy = {(*HEAVY_MODULES, 'session_event_emitter.commands', 'requests')!r}\n"
+        "before = {m for m in heavy if m in sys.modules}\n"
+        "atexit.register(lambda: sys.stderr.write(\n"
+        "    ','.join(m for m in heavy if m in sys.modules and m not in before)))\n"
         "sys.argv = ['session-event-emit', 'ref', 'owner-repo']\n"
         "from session_event_emitter import cli\n"
         "cli.run()\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-S", "-c", probe],
         input=hook_json("with-refs"),
         capture_output=True,
         timeout=10,
         check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(session_event_emitter.__file__).parents[1])},
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     [recorded] = (consent_on.state / "session-refs").glob("*.json")

@@ -36,6 +36,19 @@ class _BareHookArgs:
     command: str | None = None
 
 
+class _BareRefArgs:
+    """``ref REF...`` without flags, parsed without argparse: a hook runs it after every tool
+    call, and a refs-only command line needs no parser."""
+
+    __slots__ = ("refs",)
+    url: str | None = None
+    session_id: str | None = None
+    command = "ref"
+
+    def __init__(self, refs: Sequence[str]) -> None:
+        self.refs = list(refs)
+
+
 def _count(maximum: int) -> object:
     def parse(text: str) -> int:
         import argparse
@@ -159,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments:
         # The bare hook, the common case: no flags to parse, so argparse is not loaded.
         return _hook(_BareHookArgs())
+    if arguments[0] == "ref" and not any(token.startswith("-") for token in arguments[1:]):
+        from session_event_emitter import refs
+
+        return refs.command(_BareRefArgs(arguments[1:]))
     wants_commands = any(token in SUBCOMMANDS or token in ("-h", "--help") for token in arguments)
     parser = build_parser(with_commands=wants_commands)
     try:

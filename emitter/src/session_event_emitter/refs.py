@@ -33,7 +33,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterable, Mapping, Sequence
-    from typing import TextIO
+    from typing import Protocol, TextIO
+
+    class RefArgs(Protocol):
+        """What ``ref`` reads of its command line."""
+
+        url: str | None
+        session_id: str | None
+        refs: list[str]
+
 
 REFS_DIR = "session-refs"
 LOCK_FILE = ".lock"
@@ -188,7 +196,7 @@ def runs_as_hook(arguments: Sequence[str], stdin: TextIO | None) -> bool:
         return True
 
 
-def command(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace | RefArgs) -> int:
     """``session-event-emit ref``: a hook run always exits 0 and prints nothing."""
     as_hook = args.session_id is None and runs_as_hook([], sys.stdin)
     if not as_hook:
@@ -205,7 +213,7 @@ def _stderr(text: str) -> None:
 
 
 def _record_from(
-    args: argparse.Namespace,
+    args: argparse.Namespace | RefArgs,
     env: Mapping[str, str],
     stdin: TextIO | None,
     *,
