@@ -6,6 +6,9 @@ accepts and never answers. Baselines, measured with the same interpreter in the 
 interleaved rounds: ``python -c pass`` (the interpreter's own start, site included, as the
 hook's console script pays it), ``python -S -c pass`` (without site), and a script that
 posts synchronously with a 500 ms timeout (what the original emitter did).
+
+``ref`` (``session-event-emit ref REF...``, which a PostToolUse hook runs after every tool
+call) is timed in the same rounds: it touches no network, so it is one figure.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
     """Median wall times of the hook and of its baselines against each kind of server."""
     bin_dir = emitter_venv.prepare()
     python, hook = bin_dir / "python", bin_dir / "session-event-emit"
-    names = ("hook", "hook_sync_baseline", "python_startup", "python_startup_nosite")
+    names = ("hook", "hook_sync_baseline", "ref", "python_startup", "python_startup_nosite")
     samples: dict[str, dict[str, list[float]]] = {name: {c: [] for c in CASES} for name in names}
     cpu: dict[str, dict[str, list[float]]] = {name: {c: [] for c in CASES} for name in names}
     with contextlib.ExitStack() as stack:
@@ -121,6 +124,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
                 sync_post = [str(python), str(SYNC_POST), urls[case]]
                 commands = [
                     ("hook", [str(hook)], hook_input, True),
+                    ("ref", [str(hook), "ref", "owner-repo", "docs:setup"], hook_input, False),
                     ("python_startup", [str(python), "-c", "pass"], b"", False),
                     ("hook_sync_baseline", sync_post, hook_input, True),
                     ("python_startup_nosite", [str(python), "-S", "-c", "pass"], b"", False),
@@ -149,7 +153,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
             [v for vs in samples[name].values() for v in vs],
             [v for vs in cpu[name].values() for v in vs],
         )
-        for name in ("python_startup", "python_startup_nosite")
+        for name in ("ref", "python_startup", "python_startup_nosite")
     }
     figures: dict[str, Any] = {
         name: {case: _stats(samples[name][case], cpu[name][case]) for case in CASES}
@@ -163,7 +167,11 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
         figures["hook"][case]["cpu_ratio_to_startup"] = round(
             paired_ratio(cpu["hook"][case], cpu["python_startup"][case]), 3
         )
+    all_startups = [v for case in CASES for v in samples["python_startup"][case]]
+    all_refs = [v for case in CASES for v in samples["ref"][case]]
     return figures | {
+        "ref": _stats(*pooled["ref"])
+        | {"ratio_to_startup": round(paired_ratio(all_refs, all_startups), 3)},
         "python_startup_ms": round(median(pooled["python_startup"][0]), 2),
         "python_startup_nosite_ms": round(median(pooled["python_startup_nosite"][0]), 2),
         "python_startup": _stats(*pooled["python_startup"]),

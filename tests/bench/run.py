@@ -124,6 +124,17 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                     ratio=results["hook"][case]["cpu_ratio_to_startup"],
                 )
             )
+        if "ref" in results:
+            rows.append(
+                _row(
+                    "ref, after each tool call (ms)",
+                    results["ref"]["median_ms"],
+                    "ms",
+                    "python -c pass",
+                    startup,
+                    ratio=results["ref"]["ratio_to_startup"],
+                )
+            )
         rows.append(_row("python -c pass (ms)", startup, "ms"))
         rows.append(
             _row(
