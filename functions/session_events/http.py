@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Request, Response
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.errors import (
@@ -29,7 +29,7 @@ from session_events.errors import (
 )
 from session_events.logs import log_request
 from session_events.runtime import Runtime, get_runtime
-from session_events.schema import BatchEnvelope, SessionEvent, validation_issues
+from session_events.validator import SessionEvent, batch_items, validate_event, validation_issues
 
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
@@ -146,7 +146,7 @@ def _authorize(request: Request, token: str | None) -> None:
 def _ingest_one(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     payload = parse_object(read_body(request, SINGLE_BODY_LIMIT))
     try:
-        event = SessionEvent.model_validate(payload)
+        event = validate_event(payload)
     except ValidationError as error:
         raise ValidationFailed(validation_issues(error)) from None
     exchange.log["identity_prefix"] = event.identity_hash
@@ -159,14 +159,14 @@ def _ingest_one(request: Request, runtime: Runtime, exchange: Exchange) -> None:
 def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     payload = parse_object(read_body(request, BATCH_BODY_LIMIT))
     try:
-        items = BatchEnvelope.model_validate(payload).events
+        items = batch_items(payload)
     except ValidationError as error:
         raise ValidationFailed(validation_issues(error)) from None
     events: list[SessionEvent | None] = []
     issues: dict[int, list[dict[str, Any]]] = {}
     for position, item in enumerate(items):
         try:
-            events.append(SessionEvent.model_validate(item))
+            events.append(validate_event(item))
         except ValidationError as error:
             events.append(None)
             issues[position] = validation_issues(error)

@@ -20,8 +20,8 @@ from datetime import datetime
 from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
 from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
+from session_events.timestamps import format_timestamp
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_events (
@@ -139,9 +139,7 @@ class SqliteStore:
                     conn.close()
                     raise
             except (sqlite3.Error, OSError) as exc:
-                raise StoreUnavailable(
-                    f"sqlite: cannot open {self.path}: {_reason(exc)}"
-                ) from exc
+                raise StoreUnavailable(f"sqlite: cannot open {self.path}: {_reason(exc)}") from exc
             self._conn = conn
         else:
             self._conn.execute(f"PRAGMA busy_timeout = {int(deadline.remaining() * 1000)}")
