@@ -39,7 +39,4 @@ def parse_rfc3339(value: str) -> datetime:
 def format_timestamp(value: datetime) -> str:
     """UTC text `YYYY-MM-DDTHH:MM:SS.mmmZ`, as stored and sent."""
     t = value if value.tzinfo is UTC else value.astimezone(UTC)
-    return (
-        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-        f".{t.microsecond // 1000:03d}Z"
-    )
+    return t.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" becomes "Z"
