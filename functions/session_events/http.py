@@ -45,6 +45,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
 # The read side (rollup job, public statistics, operator's view) lives in readroutes.py.
 READ_PREFIXES = ("/v1/jobs/", "/v1/stats/", "/admin")
 
+# Built once: json.dumps with these options would build an encoder for every answer.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 _READ_CHUNK = 64 * 1024
 _GZIP = ("gzip", "x-gzip")
 
@@ -99,7 +102,7 @@ def handle(request: Request, runtime: Runtime | None = None) -> Response:
         **exchange.log,
     )
     headers = {"Cache-Control": "no-store", **exchange.headers}
-    payload = json.dumps(exchange.body, separators=(",", ":")).encode()
+    payload = _ENCODER.encode(exchange.body).encode()
     headers["Content-Length"] = str(len(payload))
     return Response(
         # An answer given before the body was read whole goes out as a stream, which
@@ -264,10 +267,15 @@ def _no_constants(_name: str) -> Any:
     raise ValueError("NaN and Infinity are not JSON")
 
 
+# Built once: json.loads with these options would build a decoder for every body.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+
+
 def parse_object(raw: bytes) -> dict[str, Any]:
     """Strict JSON: an object, no duplicate keys, no NaN/Infinity; anything else is invalid_json."""
     try:
-        value = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+        # As json.loads reads bytes: UTF-8, -16 or -32, told apart by their first bytes.
+        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, RecursionError):
         raise InvalidJson() from None
     if not isinstance(value, dict):

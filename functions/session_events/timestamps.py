@@ -33,7 +33,7 @@ def parse_rfc3339(value: str) -> datetime:
         )
     except ValueError:
         raise ValueError("is not a real calendar date-time") from None
-    return parsed.astimezone(UTC)
+    return parsed if tz is UTC else parsed.astimezone(UTC)
 
 
 def format_timestamp(value: datetime) -> str:

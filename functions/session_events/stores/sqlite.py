@@ -76,6 +76,9 @@ ON CONFLICT (identity_hash, session_id_hash) DO NOTHING
 """
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per row
+
+
 def _row(record: EventRecord) -> tuple[object, ...]:
     event = record.event
     return (
@@ -86,7 +89,7 @@ def _row(record: EventRecord) -> tuple[object, ...]:
         event.tool_count,
         event.tokens_saved,
         event.branch_sha,
-        json.dumps(event.discovery_refs, separators=(",", ":")) if event.discovery_refs else "[]",
+        _COMPACT.encode(event.discovery_refs) if event.discovery_refs else "[]",
         event.plugin_version,
         format_timestamp(record.received_at),
         format_timestamp(record.expire_at),
