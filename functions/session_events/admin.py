@@ -13,9 +13,9 @@ from session_events.displayid import DisplayIds
 from session_events.readmodel import Cursor, StoredEvent, day_start, days_back, stamp
 from session_events.rollup import RefRow, VersionRow
 from session_events.rollupdocs import read_daily, read_refs, read_versions
-from session_events.schema import parse_rfc3339
 from session_events.stats import last_run_day
 from session_events.stores.base import ReadStore
+from session_events.timestamps import parse_rfc3339
 
 HASH = re.compile(r"[0-9a-f]{64}")
 RELATED_DAYS = 30

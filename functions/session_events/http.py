@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Request, Response
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.errors import (
@@ -29,7 +29,7 @@ from session_events.errors import (
 )
 from session_events.logs import log_request
 from session_events.runtime import Runtime, get_runtime
-from session_events.schema import BatchEnvelope, SessionEvent, validation_issues
+from session_events.validator import SessionEvent, batch_items, validate_event, validation_issues
 
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
@@ -44,6 +44,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
 
 # The read side (rollup job, public statistics, operator's view) lives in readroutes.py.
 READ_PREFIXES = ("/v1/jobs/", "/v1/stats/", "/admin")
+
+# Built once: json.dumps with these options would build an encoder for every answer.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 _READ_CHUNK = 64 * 1024
 _GZIP = ("gzip", "x-gzip")
@@ -99,7 +102,7 @@ def handle(request: Request, runtime: Runtime | None = None) -> Response:
         **exchange.log,
     )
     headers = {"Cache-Control": "no-store", **exchange.headers}
-    payload = json.dumps(exchange.body, separators=(",", ":")).encode()
+    payload = _ENCODER.encode(exchange.body).encode()
     headers["Content-Length"] = str(len(payload))
     return Response(
         # An answer given before the body was read whole goes out as a stream, which
@@ -146,7 +149,7 @@ def _authorize(request: Request, token: str | None) -> None:
 def _ingest_one(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     payload = parse_object(read_body(request, SINGLE_BODY_LIMIT))
     try:
-        event = SessionEvent.model_validate(payload)
+        event = validate_event(payload)
     except ValidationError as error:
         raise ValidationFailed(validation_issues(error)) from None
     exchange.log["identity_prefix"] = event.identity_hash
@@ -159,14 +162,14 @@ def _ingest_one(request: Request, runtime: Runtime, exchange: Exchange) -> None:
 def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     payload = parse_object(read_body(request, BATCH_BODY_LIMIT))
     try:
-        items = BatchEnvelope.model_validate(payload).events
+        items = batch_items(payload)
     except ValidationError as error:
         raise ValidationFailed(validation_issues(error)) from None
     events: list[SessionEvent | None] = []
     issues: dict[int, list[dict[str, Any]]] = {}
     for position, item in enumerate(items):
         try:
-            events.append(SessionEvent.model_validate(item))
+            events.append(validate_event(item))
         except ValidationError as error:
             events.append(None)
             issues[position] = validation_issues(error)
@@ -264,10 +267,15 @@ def _no_constants(_name: str) -> Any:
     raise ValueError("NaN and Infinity are not JSON")
 
 
+# Built once: json.loads with these options would build a decoder for every body.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+
+
 def parse_object(raw: bytes) -> dict[str, Any]:
     """Strict JSON: an object, no duplicate keys, no NaN/Infinity; anything else is invalid_json."""
     try:
-        value = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+        # As json.loads reads bytes: UTF-8, -16 or -32, told apart by their first bytes.
+        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, RecursionError):
         raise InvalidJson() from None
     if not isinstance(value, dict):

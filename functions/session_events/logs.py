@@ -28,6 +28,8 @@ ALLOWED_FIELDS = frozenset(
 PREFIX_LENGTH = 6
 
 _write_lock = threading.Lock()
+# Built once: json.dumps with these options would build an encoder for every line.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def hash_prefix(value: str | None) -> str | None:
@@ -58,7 +60,7 @@ def log_problem(message: str, stream: TextIO | None = None) -> None:
 
 
 def _write(line: dict[str, Any], stream: TextIO | None) -> None:
-    text = json.dumps(line, separators=(",", ":")) + "\n"
+    text = _ENCODER.encode(line) + "\n"
     out = stream or sys.stdout
     with _write_lock:
         out.write(text)

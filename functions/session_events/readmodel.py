@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from session_events.schema import format_timestamp
+from session_events.timestamps import format_timestamp
 
 
 @dataclass(frozen=True, slots=True)

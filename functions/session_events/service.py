@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from session_events.errors import StoreUnavailable
-from session_events.schema import SessionEvent
 from session_events.stores.base import EventRecord, EventStore, Outcome
+from session_events.validator import SessionEvent
 
 
 def utc_now() -> datetime:

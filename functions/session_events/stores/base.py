@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.schema import SessionEvent
+from session_events.validator import SessionEvent
 
 
 class Outcome(StrEnum):

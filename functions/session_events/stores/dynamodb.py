@@ -43,10 +43,10 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
-from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
 from session_events.stores.dynamodb_read import DynamoDbReads
 from session_events.stores.dynamodb_table import DAY_ATTRIBUTE, PARTITION_KEY, TTL_ATTRIBUTE
+from session_events.timestamps import format_timestamp
 
 T = TypeVar("T")
 

@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.schema import format_timestamp, parse_rfc3339
 from session_events.stores.dynamodb_table import (
     DAY_ATTRIBUTE,
     DAY_INDEX,
@@ -22,6 +21,7 @@ from session_events.stores.dynamodb_table import (
     PARTITION_KEY,
     SESSION_INDEX,
 )
+from session_events.timestamps import format_timestamp, parse_rfc3339
 
 T = TypeVar("T")
 

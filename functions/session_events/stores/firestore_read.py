@@ -19,7 +19,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from session_events.errors import StoreUnavailable
 from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.schema import format_timestamp, parse_rfc3339
+from session_events.timestamps import format_timestamp, parse_rfc3339
 
 # One atomic batch holds at most this many writes.
 MAX_BATCH_WRITES = 500

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
+from session_events.timestamps import format_timestamp
 
 
 def _stored(fields: dict[str, Any]) -> StoredEvent:

@@ -20,10 +20,11 @@ from datetime import datetime
 from session_events.deadline import Deadline
 from session_events.errors import StoreUnavailable
 from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.schema import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
+from session_events.timestamps import format_timestamp
 
 SCHEMA = """
+BEGIN;
 CREATE TABLE IF NOT EXISTS session_events (
     identity_hash TEXT NOT NULL,
     github_hash TEXT,
@@ -41,9 +42,11 @@ CREATE TABLE IF NOT EXISTS session_events (
 CREATE INDEX IF NOT EXISTS session_events_identity_ended
     ON session_events (identity_hash, ended_at);
 CREATE INDEX IF NOT EXISTS session_events_received ON session_events (received_at);
+COMMIT;
 """
 
 READ_SCHEMA = """
+BEGIN;
 CREATE INDEX IF NOT EXISTS session_events_ended ON session_events (ended_at);
 CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id_hash);
 CREATE INDEX IF NOT EXISTS session_events_expire ON session_events (expire_at);
@@ -51,12 +54,16 @@ CREATE TABLE IF NOT EXISTS session_rollups (
     key TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
+COMMIT;
 """
 
 READ_COLUMNS = (
     "identity_hash, session_id_hash, ended_at, tool_count, tokens_saved, plugin_version, "
     "github_hash, branch_sha, discovery_refs_json"
 )
+
+# How much shorter than the time left the busy timeout may stay (see _bound_busy_timeout).
+_BUSY_SLACK_MS = 50
 
 _LOGGED_IN = {None: "", True: " AND github_hash IS NOT NULL", False: " AND github_hash IS NULL"}
 
@@ -69,6 +76,9 @@ ON CONFLICT (identity_hash, session_id_hash) DO NOTHING
 """
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per row
+
+
 def _row(record: EventRecord) -> tuple[object, ...]:
     event = record.event
     return (
@@ -79,7 +89,7 @@ def _row(record: EventRecord) -> tuple[object, ...]:
         event.tool_count,
         event.tokens_saved,
         event.branch_sha,
-        json.dumps(event.discovery_refs, separators=(",", ":")) if event.discovery_refs else "[]",
+        _COMPACT.encode(event.discovery_refs) if event.discovery_refs else "[]",
         event.plugin_version,
         format_timestamp(record.received_at),
         format_timestamp(record.expire_at),
@@ -115,6 +125,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None  # has the read side's schema
+        self._busy_ms = 0  # the connection's busy timeout as last set
 
     def _connect(self, deadline: Deadline) -> sqlite3.Connection:
         if self._conn is None:
@@ -139,13 +150,24 @@ class SqliteStore:
                     conn.close()
                     raise
             except (sqlite3.Error, OSError) as exc:
-                raise StoreUnavailable(
-                    f"sqlite: cannot open {self.path}: {_reason(exc)}"
-                ) from exc
+                raise StoreUnavailable(f"sqlite: cannot open {self.path}: {_reason(exc)}") from exc
             self._conn = conn
+            self._busy_ms = int(deadline.remaining() * 1000)
         else:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(deadline.remaining() * 1000)}")
+            self._bound_busy_timeout(self._conn, deadline)
         return self._conn
+
+    def _bound_busy_timeout(self, conn: sqlite3.Connection, deadline: Deadline) -> None:
+        """SQLite's busy handler waits at most what is left of this call's deadline.
+
+        The PRAGMA is a statement of its own, so it is run only when the bound must change:
+        when less is left than the last bound (a wait for the lock took some), or more than
+        _BUSY_SLACK_MS more (the bound is raised again after such a wait).
+        """
+        left_ms = int(deadline.remaining() * 1000)
+        if left_ms < self._busy_ms or left_ms > self._busy_ms + _BUSY_SLACK_MS:
+            conn.execute(f"PRAGMA busy_timeout = {left_ms}")
+            self._busy_ms = left_ms
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -312,10 +334,19 @@ def _create(path: str, folder: str) -> None:
     try:
         conn = sqlite3.connect(scratch, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Nobody sees the scratch file before it is linked into place, so SQLite needs no
+            # journal and no syncs to build it; the one fsync below makes it durable first.
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
             conn.executescript(SCHEMA)
+            conn.execute("PRAGMA journal_mode=WAL")
         finally:
             conn.close()
+        fd = os.open(scratch, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         with contextlib.suppress(FileExistsError):  # another process made it first
             os.link(scratch, path)
     except OSError as exc:
