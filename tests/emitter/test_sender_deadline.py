@@ -117,3 +117,37 @@ def test_detached_sender_started_by_the_hook_ends_by_its_deadline(
     assert time.monotonic() - started < DEADLINE + SLACK
     assert len(consent_on.outbox_files()) == 1
     assert (consent_on.state / "last-delivery.json").exists()
+
+
+_DNS_HANGS = """
+import socket, sys, time
+real = socket.getaddrinfo
+def getaddrinfo(host, *args, **kwargs):
+    if host == "dns-hangs.example":
+        time.sleep(60)  # a resolver that never answers, as behind a broken VPN
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = getaddrinfo
+sys.argv = ["session-event-emit", "flush", "--deadline", sys.argv[1]]
+from session_event_emitter import cli
+cli.run()
+"""
+
+
+def test_flush_blocked_in_dns_at_its_deadline_says_so_and_keeps_the_events(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python cannot interrupt a name lookup: flush still ends on time, in words."""
+    monkeypatch.setenv("SESSION_EVENTS_URL", "http://dns-hangs.example")
+    _enqueue(consent_on)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _DNS_HANGS, str(DEADLINE)],
+        capture_output=True,
+        timeout=DEADLINE + 10,
+        check=False,
+    )
+    assert time.monotonic() - started < DEADLINE + 1.0 + SLACK
+    assert done.returncode == 1
+    assert b"deadline" in done.stderr
+    assert b"stay pending" in done.stderr
+    assert len(consent_on.outbox_files()) == 1

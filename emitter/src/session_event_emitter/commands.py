@@ -110,13 +110,22 @@ def flush(args: argparse.Namespace) -> int:
         )
         return 1
     deadline.arm(settings.sender_deadline + FLUSH_GRACE_SECONDS)
+    call_off = deadline.say_before(
+        settings.sender_deadline + FLUSH_GRACE_SECONDS / 2,
+        f"flush: stopped at its deadline ({settings.sender_deadline:g} s), still waiting for "
+        "the network (a name lookup or a request); the events not answered stay pending "
+        "(see `session-event-emit status`)",
+    )
     policy = delivery.Policy(
         deadline=settings.sender_deadline,
         base_delay=settings.retry_base_delay,
         wait_for_lock=True,
     )
-    report = delivery.deliver(settings, policy, url=args.url)
-    deadline.disarm()
+    try:
+        report = delivery.deliver(settings, policy, url=args.url)
+    finally:
+        call_off()
+        deadline.disarm()
     _out(
         f"{report.outcome}: accepted {report.accepted}, duplicate {report.duplicate}, "
         f"dead-lettered {report.dead_lettered}, remaining {report.remaining}"

@@ -6,11 +6,21 @@ first). When it fires, the kernel terminates the process on the spot: no Python 
 no file is written, so nothing the process was blocked on (a server dripping bytes, DNS, a
 slow disk) can keep it alive. It is set before anything else is imported, and re-armed
 once the real deadline is known. A process that finishes in time disarms it or simply exits.
+
+A foreground command (``flush``) also says why it stopped: `say_before` ends it a little
+earlier, in words, from a thread of its own, which runs even while the main thread waits
+in a call Python cannot interrupt (a name lookup). The kernel's deadline stays behind it.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def arm(seconds: float) -> None:
@@ -22,3 +32,23 @@ def arm(seconds: float) -> None:
 
 def disarm() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def say_before(seconds: float, words: str) -> Callable[[], None]:
+    """End this process `seconds` from now with `words` on stderr and exit status 1.
+
+    Returns the function that calls this off, for a run that ends in time.
+    """
+    import threading
+
+    def stop() -> None:
+        try:
+            sys.stderr.write(words + "\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(1)
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
