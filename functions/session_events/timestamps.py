@@ -33,7 +33,12 @@ def parse_rfc3339(value: str) -> datetime:
         )
     except ValueError:
         raise ValueError("is not a real calendar date-time") from None
-    return parsed if tz is UTC else parsed.astimezone(UTC)
+    if tz is UTC:
+        return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError("is outside the years 1 to 9999 once made UTC") from None
 
 
 def format_timestamp(value: datetime) -> str:
