@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 from conftest import AppFactory
-from support import BATCH_URL, URL, event
+from support import BATCH_URL, URL, event, hexhash
+
+from session_events.errors import StoreUnavailable
+from session_events.stores.base import EventRecord, Outcome
+from session_events.stores.sqlite import SqliteStore
+from session_events.validator import validate_event
 
 # An offset that takes the moment past what a datetime can hold once it is made UTC.
 UNREPRESENTABLE_IN_UTC = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
@@ -30,3 +39,48 @@ def test_ended_at_beyond_utc_range_is_one_invalid_batch_item(
     assert answer.status_code == 200
     statuses = [result["status"] for result in answer.get_json()["results"]]
     assert statuses == ["invalid", "accepted"]
+
+
+def _record(seed: str) -> EventRecord:
+    now = datetime.now(UTC)
+    return EventRecord(
+        validate_event(event(session_id_hash=hexhash(seed))), now, now + timedelta(days=365)
+    )
+
+
+def _count_seen_by_another_connection(path: Path) -> int:
+    reader = sqlite3.connect(path)
+    try:
+        (count,) = reader.execute("SELECT COUNT(*) FROM session_events").fetchone()
+    finally:
+        reader.close()
+    return int(count)
+
+
+def _read_side_set_up_while_another_writer_holds_the_lock(path: Path) -> SqliteStore:
+    """A store whose first read came while another process held the write lock."""
+    store = SqliteStore(str(path), timeout_s=0.3)
+    assert store.put(_record("before")) is Outcome.ACCEPTED
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable):
+            store.events_between("2020-01-01", "2100-01-01")
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    return store
+
+
+def test_event_accepted_after_a_read_refused_under_a_lock_is_committed(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    store = _read_side_set_up_while_another_writer_holds_the_lock(path)
+    assert store.put(_record("after")) is Outcome.ACCEPTED
+    assert _count_seen_by_another_connection(path) == 2
+
+
+def test_batch_after_a_read_refused_under_a_lock_is_stored(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    store = _read_side_set_up_while_another_writer_holds_the_lock(path)
+    assert store.put_many([_record("batched")]) == [Outcome.ACCEPTED]
+    assert _count_seen_by_another_connection(path) == 2

@@ -219,7 +219,14 @@ class SqliteStore:
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._connection() as conn:
             if self._read_conn is not conn:
-                conn.executescript(READ_SCHEMA)
+                try:
+                    conn.executescript(READ_SCHEMA)
+                except BaseException:
+                    # A statement refused (the lock is another process's) leaves its BEGIN
+                    # open; the next event's INSERT must not run inside it, uncommitted.
+                    if conn.in_transaction:
+                        conn.rollback()
+                    raise
                 self._read_conn = conn
             yield conn
 
