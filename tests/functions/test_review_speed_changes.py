@@ -84,3 +84,33 @@ def test_batch_after_a_read_refused_under_a_lock_is_stored(tmp_path: Path) -> No
     store = _read_side_set_up_while_another_writer_holds_the_lock(path)
     assert store.put_many([_record("batched")]) == [Outcome.ACCEPTED]
     assert _count_seen_by_another_connection(path) == 2
+
+
+class _SlowOpen:
+    """A deadline of `seconds` whose first reading comes before an open that takes `spent`."""
+
+    def __init__(self, seconds: float, spent: float) -> None:
+        self._readings = [seconds]
+        self._after = seconds - spent
+
+    def remaining(self) -> float:
+        return self._readings.pop() if self._readings else self._after
+
+
+class _Left:
+    """A deadline with a fixed time left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def remaining(self) -> float:
+        return self.seconds
+
+
+def test_busy_wait_after_a_slow_open_is_never_longer_than_the_time_left(tmp_path: Path) -> None:
+    """The busy timeout the connection was opened with is the one the next call bounds."""
+    store = SqliteStore(str(tmp_path / "events.db"), timeout_s=4)
+    conn = store._connect(_SlowOpen(4.0, spent=3.0))  # type: ignore[arg-type]
+    store._bound_busy_timeout(conn, _Left(1.02))  # type: ignore[arg-type]
+    (busy_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    assert busy_ms <= 1020

@@ -136,9 +136,10 @@ class SqliteStore:
                         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), folder)
                     os.makedirs(folder, exist_ok=True)
                     _create(self.path, folder)
+                busy_ms = int(deadline.remaining() * 1000)
                 conn = sqlite3.connect(
                     self.path,
-                    timeout=deadline.remaining(),
+                    timeout=busy_ms / 1000,
                     check_same_thread=False,
                     isolation_level=None,
                 )
@@ -152,7 +153,7 @@ class SqliteStore:
             except (sqlite3.Error, OSError) as exc:
                 raise StoreUnavailable(f"sqlite: cannot open {self.path}: {_reason(exc)}") from exc
             self._conn = conn
-            self._busy_ms = int(deadline.remaining() * 1000)
+            self._busy_ms = busy_ms  # as opened, however long the open itself took
         else:
             self._bound_busy_timeout(self._conn, deadline)
         return self._conn
