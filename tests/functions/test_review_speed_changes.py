@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import AppFactory
@@ -14,6 +16,9 @@ from session_events.errors import StoreUnavailable
 from session_events.stores.base import EventRecord, Outcome
 from session_events.stores.sqlite import SqliteStore
 from session_events.validator import validate_event
+
+# "Not forever": a bound on waiting, never a timing assertion.
+LIVENESS_S = 60
 
 # An offset that takes the moment past what a datetime can hold once it is made UTC.
 UNREPRESENTABLE_IN_UTC = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
@@ -114,3 +119,33 @@ def test_busy_wait_after_a_slow_open_is_never_longer_than_the_time_left(tmp_path
     store._bound_busy_timeout(conn, _Left(1.02))  # type: ignore[arg-type]
     (busy_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
     assert busy_ms <= 1020
+
+
+PROCESSES = 8
+
+
+def _post_once(path: str, start: Any, answers: Any) -> None:
+    store = SqliteStore(path, timeout_s=LIVENESS_S)  # each its own instance of a new file
+    record = _record("the same event")
+    start.wait()
+    answers.put(str(store.put(record)))
+
+
+def test_one_event_from_eight_processes_at_once_on_a_new_file_is_stored_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new" / "events.db"
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(PROCESSES)
+    answers = context.Queue()
+    processes = [
+        context.Process(target=_post_once, args=(str(path), start, answers))
+        for _ in range(PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(LIVENESS_S)
+    told = sorted(answers.get(timeout=LIVENESS_S) for _ in range(PROCESSES))
+    assert told == ["accepted"] + ["duplicate"] * (PROCESSES - 1)
+    assert _count_seen_by_another_connection(path) == 1
