@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from session_events.timestamps import format_timestamp
+from session_events.timestamps import format_timestamp, parse_rfc3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +70,24 @@ class Cursor:
             ended_at, tiebreak = json.loads(raw)
         except (ValueError, TypeError):
             raise InvalidCursor("malformed cursor") from None
-        if not (isinstance(ended_at, str) and isinstance(tiebreak, str)) or len(ended_at) != 24:
+        if not (isinstance(ended_at, str) and isinstance(tiebreak, str)):
             raise InvalidCursor("malformed cursor")
+        if not _is_stored_time(ended_at) or not _is_store_key(tiebreak):
+            raise InvalidCursor("malformed cursor")  # no store hands out such a position
         return cls(ended_at, tiebreak)
+
+
+def _is_stored_time(text: str) -> bool:
+    """`text` is a time as the stores write it (``YYYY-MM-DDTHH:MM:SS.mmmZ``)."""
+    try:
+        return format_timestamp(parse_rfc3339(text)) == text
+    except ValueError:
+        return False
+
+
+def _is_store_key(text: str) -> bool:
+    """A tie-breaker a store hands out: a document key (hex) or a row number (digits)."""
+    return 0 < len(text) <= 64 and all(c in "0123456789abcdef" for c in text)
 
 
 @dataclass(frozen=True, slots=True)

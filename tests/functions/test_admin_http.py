@@ -239,6 +239,25 @@ def test_bad_list_parameters_are_400(operator: FlaskClient, query: str) -> None:
     assert answer.get_json()["error"] == "validation_failed"
 
 
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        Cursor("x" * 24, "1"),  # 24 characters, as a time stamp has, but not one
+        Cursor("2026-11-29T00:00:00.000Z", "a/b/c"),  # a tie-breaker no store hands out
+        Cursor("2026-11-29T00:00:00.000Z", ""),
+    ],
+    ids=["not-a-time", "path-tiebreak", "empty-tiebreak"],
+)
+def test_a_forged_cursor_is_400_on_every_store(
+    make_client: AppFactory, backend: Backend, cursor: Cursor
+) -> None:
+    client = make_client(**backend.env, SESSION_EVENTS_READ_TOKEN=READ_TOKEN)
+    seed(client, crowd()[:3])
+    answer = client.get(f"/admin/sessions?cursor={cursor.encode()}", headers=bearer(READ_TOKEN))
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "validation_failed"
+
+
 # ---- display ids -----------------------------------------------------------------------------
 
 
