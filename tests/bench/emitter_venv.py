@@ -41,6 +41,14 @@ def _pip(*args: str) -> None:
     _run([sys.executable, "-m", "pip", "--python", str(VENV / "bin" / "python"), *args])
 
 
+def installer() -> str:
+    """The pip that installs the emitter (and so writes its launcher), e.g. ``pip 26.2.1``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, text=True, check=True
+    )
+    return " ".join(done.stdout.split()[:2])
+
+
 def prepare() -> Path:
     """The `bin` directory of the emitter's own venv, with the emitter of this checkout."""
     stamp = _dependencies_stamp()

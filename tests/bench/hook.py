@@ -179,6 +179,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
         "hook_environment": {
             "python": str(python),
             "emitter_venv": "own venv, the emitter installed from this checkout",
+            "installed_by": emitter_venv.installer(),
             "cwd": "a git repository with one commit",
         },
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from exit_probe import AT_EXIT
 
 import session_event_emitter
 
@@ -32,8 +33,8 @@ def test_hook_in_a_repository_records_head_without_importing_subprocess(
         .strip()
     )
     probe = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: sys.stderr.write(str('subprocess' in sys.modules)))\n"
+        AT_EXIT + "import sys\n"
+        "at_exit(lambda: sys.stderr.write(str('subprocess' in sys.modules)))\n"
         "sys.argv = ['session-event-emit']\n"
         "from session_event_emitter import cli\n"
         "cli.run()\n"
@@ -54,8 +55,8 @@ def test_hook_with_consent_off_and_no_config_file_loads_no_json(
     home: Any, hook_json: Any, tmp_path: Path
 ) -> None:
     probe = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: sys.stderr.write(\n"
+        AT_EXIT + "import sys\n"
+        "at_exit(lambda: sys.stderr.write(\n"
         "    ','.join(m for m in ('json', 're', 'enum') if m in sys.modules)))\n"
         "sys.argv = ['session-event-emit']\n"
         "from session_event_emitter import cli\n"
@@ -104,10 +105,10 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
     transcript.write_text(json.dumps({"type": "assistant", "message": {"content": [block]}}))
     probe = (
-        "import atexit, sys\n"
+        AT_EXIT + "import sys\n"
         f"heavy = {HEAVY_MODULES!r}\n"
         "before = {m for m in heavy if m in sys.modules}\n"
-        "atexit.register(lambda: sys.stderr.write(\n"
+        "at_exit(lambda: sys.stderr.write(\n"
         "    ','.join(m for m in heavy if m in sys.modules and m not in before)))\n"
         "sys.argv = ['session-event-emit']\n"
         "from session_event_emitter import cli\n"
@@ -134,10 +135,10 @@ def test_ref_run_after_every_tool_call_loads_no_parser_commands_or_heavy_module(
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     probe = (
-        "import atexit, sys\n"
+        AT_EXIT + "import sys\n"
         f"heavy = {(*HEAVY_MODULES, 'session_event_emitter.commands', 'requests')!r}\n"
         "before = {m for m in heavy if m in sys.modules}\n"
-        "atexit.register(lambda: sys.stderr.write(\n"
+        "at_exit(lambda: sys.stderr.write(\n"
         "    ','.join(m for m in heavy if m in sys.modules and m not in before)))\n"
         "sys.argv = ['session-event-emit', 'ref', 'owner-repo']\n"
         "from session_event_emitter import cli\n"

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+from exit_probe import AT_EXIT
 
 from session_event_emitter import cli, hook, identity, spawn
 from session_event_emitter.fsutil import PRIVATE_FILE_MODE
@@ -287,9 +288,9 @@ def test_bare_hook_run_skips_heavy_standard_modules(
     outside = consent_on.root / "not-a-repository"
     outside.mkdir()
     probe = (
-        "import atexit, sys\n"
+        AT_EXIT + "import sys\n"
         "heavy = ('pathlib', 'typing', 'argparse', 'subprocess', 'logging')\n"
-        "atexit.register(lambda: sys.stderr.write(\n"
+        "at_exit(lambda: sys.stderr.write(\n"
         "    ','.join(sorted(m for m in heavy if m in sys.modules))))\n"
         "sys.argv = ['session-event-emit']\n"
         "from session_event_emitter import cli\n"

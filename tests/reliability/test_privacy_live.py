@@ -18,6 +18,7 @@ import time
 
 import pytest
 from conftest import StartFunction
+from exit_probe import AT_EXIT
 from harness import (
     SERVER_LOGS,
     SUBMITTED_VALUES,
@@ -27,8 +28,10 @@ from harness import (
     sha256_hex,
 )
 
-AUDITED = """
-import atexit, json, os, sys
+AUDITED = (
+    AT_EXIT
+    + """
+import json, os, sys
 seen = set()
 WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 WATCH = ("subprocess.Popen", "os.fork", "os.forkpty", "os.exec", "os.posix_spawn",
@@ -44,11 +47,12 @@ def audit(name, args):
         ):
             seen.add("open for writing")
 sys.addaudithook(audit)
-atexit.register(lambda: sys.stderr.write("\\nAUDIT " + json.dumps(sorted(seen)) + "\\n"))
+at_exit(lambda: sys.stderr.write("\\nAUDIT " + json.dumps(sorted(seen)) + "\\n"))
 sys.argv = ["session-event-emit"]
 from session_event_emitter.cli import run
 run()
 """
+)
 
 
 def audited_hook(install: Install, env: dict[str, str]) -> tuple[int, bytes, list[str]]:

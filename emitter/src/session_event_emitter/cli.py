@@ -238,4 +238,21 @@ def run() -> NoReturn:
         if not is_hook:
             sys.stderr.write(f"session-event-emit: failed: {type(exc).__name__}: {exc}\n")
         code = 0 if is_hook else 1
+    if not sys.argv[1:]:
+        _end_bare_hook()
     sys.exit(code)
+
+
+def _end_bare_hook() -> NoReturn:
+    """End the bare hook at once, exit 0.
+
+    Its event is stored and synced and the sender is started on its own: the interpreter's
+    teardown would only free memory, which the kernel does faster, and a session's end
+    waits for this process. The standard streams are flushed first, so no word is lost.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            continue
+    os._exit(0)
