@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from exit_probe import AT_EXIT
-
-import session_event_emitter
+from exit_probe import run_watching_imports
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+
+
+def _repository(repo: Path) -> Path:
+    """A git repository with one commit at `repo`."""
+    repo.mkdir()
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "one"]):
+        subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, timeout=60)
+    return repo
 
 
 def test_hook_in_a_repository_records_head_without_importing_subprocess(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    repo: Path = consent_on.root / "repo"
-    repo.mkdir()
-    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "one"]):
-        subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, timeout=60)
+    repo = _repository(consent_on.root / "repo")
     head = (
         subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=repo, capture_output=True, timeout=60
@@ -32,21 +33,8 @@ def test_hook_in_a_repository_records_head_without_importing_subprocess(
         .stdout.decode()
         .strip()
     )
-    probe = (
-        AT_EXIT + "import sys\n"
-        "at_exit(lambda: sys.stderr.write(str('subprocess' in sys.modules)))\n"
-        "sys.argv = ['session-event-emit']\n"
-        "from session_event_emitter import cli\n"
-        "cli.run()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        input=hook_json("in-a-repository", cwd=str(repo)),
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
-    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"False")
+    done = run_watching_imports([], hook_json("in-a-repository", cwd=str(repo)), ("subprocess",))
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     [pending] = consent_on.outbox_files()
     assert json.loads(pending.read_text())["event"]["branch_sha"] == head
 
@@ -54,20 +42,8 @@ def test_hook_in_a_repository_records_head_without_importing_subprocess(
 def test_hook_with_consent_off_and_no_config_file_loads_no_json(
     home: Any, hook_json: Any, tmp_path: Path
 ) -> None:
-    probe = (
-        AT_EXIT + "import sys\n"
-        "at_exit(lambda: sys.stderr.write(\n"
-        "    ','.join(m for m in ('json', 're', 'enum') if m in sys.modules)))\n"
-        "sys.argv = ['session-event-emit']\n"
-        "from session_event_emitter import cli\n"
-        "cli.run()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        input=hook_json("consent-off", cwd=str(tmp_path)),
-        capture_output=True,
-        timeout=10,
-        check=False,
+    done = run_watching_imports(
+        [], hook_json("consent-off", cwd=str(tmp_path)), ("json", "re", "enum")
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     assert home.outbox_files() == []
@@ -97,32 +73,12 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    repo: Path = consent_on.root / "repo"
-    repo.mkdir()
-    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "one"]):
-        subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, timeout=60)
+    repo = _repository(consent_on.root / "repo")
     transcript = consent_on.root / "transcript.jsonl"
     block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
     transcript.write_text(json.dumps({"type": "assistant", "message": {"content": [block]}}))
-    probe = (
-        AT_EXIT + "import sys\n"
-        f"heavy = {HEAVY_MODULES!r}\n"
-        "before = {m for m in heavy if m in sys.modules}\n"
-        "at_exit(lambda: sys.stderr.write(\n"
-        "    ','.join(m for m in heavy if m in sys.modules and m not in before)))\n"
-        "sys.argv = ['session-event-emit']\n"
-        "from session_event_emitter import cli\n"
-        "cli.run()\n"
-    )
-    done = subprocess.run(
-        # -S: without site, as the preloads of this test environment would hide an import.
-        [sys.executable, "-S", "-c", probe],
-        input=hook_json("light", cwd=str(repo), transcript_path=str(transcript)),
-        capture_output=True,
-        timeout=10,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(Path(session_event_emitter.__file__).parents[1])},
-    )
+    hook_input = hook_json("light", cwd=str(repo), transcript_path=str(transcript))
+    done = run_watching_imports([], hook_input, HEAVY_MODULES)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     [pending] = consent_on.outbox_files()
     event = json.loads(pending.read_text())["event"]
@@ -134,24 +90,8 @@ def test_ref_run_after_every_tool_call_loads_no_parser_commands_or_heavy_module(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    probe = (
-        AT_EXIT + "import sys\n"
-        f"heavy = {(*HEAVY_MODULES, 'session_event_emitter.commands', 'requests')!r}\n"
-        "before = {m for m in heavy if m in sys.modules}\n"
-        "at_exit(lambda: sys.stderr.write(\n"
-        "    ','.join(m for m in heavy if m in sys.modules and m not in before)))\n"
-        "sys.argv = ['session-event-emit', 'ref', 'owner-repo']\n"
-        "from session_event_emitter import cli\n"
-        "cli.run()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", probe],
-        input=hook_json("with-refs"),
-        capture_output=True,
-        timeout=10,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(Path(session_event_emitter.__file__).parents[1])},
-    )
+    watched = (*HEAVY_MODULES, "session_event_emitter.commands", "requests")
+    done = run_watching_imports(["ref", "owner-repo"], hook_json("with-refs"), watched)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     [recorded] = (consent_on.state / "session-refs").glob("*.json")
     assert json.loads(recorded.read_text())["refs"] == ["owner-repo"]

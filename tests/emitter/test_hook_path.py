@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from exit_probe import AT_EXIT
+from exit_probe import run_watching_imports
 
 from session_event_emitter import cli, hook, identity, spawn
 from session_event_emitter.fsutil import PRIVATE_FILE_MODE
@@ -287,23 +287,8 @@ def test_bare_hook_run_skips_heavy_standard_modules(
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     outside = consent_on.root / "not-a-repository"
     outside.mkdir()
-    probe = (
-        AT_EXIT + "import sys\n"
-        "heavy = ('pathlib', 'typing', 'argparse', 'subprocess', 'logging')\n"
-        "at_exit(lambda: sys.stderr.write(\n"
-        "    ','.join(sorted(m for m in heavy if m in sys.modules))))\n"
-        "sys.argv = ['session-event-emit']\n"
-        "from session_event_emitter import cli\n"
-        "cli.run()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        input=hook_json("import-probe", cwd=str(outside)),
-        capture_output=True,
-        cwd=outside,
-        timeout=10,
-        check=False,
-    )
+    watched = ("pathlib", "typing", "argparse", "subprocess", "logging")
+    done = run_watching_imports([], hook_json("import-probe", cwd=str(outside)), watched)
     assert done.returncode == 0
     assert done.stdout == b""
     assert done.stderr == b""

@@ -237,27 +237,8 @@ def test_last_delivery_is_recorded_for_status(online: Any, stub_server: Any) -> 
     assert (last["outcome"], last["accepted"], last["remaining"]) == ("delivered", 1, 0)
 
 
-def test_ingest_token_is_sent_as_bearer(
-    online: Any, stub_server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[str] = []
-    monkeypatch.setenv("SESSION_EVENTS_INGEST_TOKEN", "t0ken")
-    import http.server
-
-    original = http.server.BaseHTTPRequestHandler.send_response
-
-    def spy(self: Any, code: int, message: str | None = None) -> None:
-        seen.append(self.headers.get("Authorization", ""))
-        original(self, code, message)
-
-    monkeypatch.setattr(http.server.BaseHTTPRequestHandler, "send_response", spy)
-    _enqueue(online, 1)
-    _deliver()
-    assert seen == ["Bearer t0ken"]
-
-
-@pytest.mark.parametrize("credentials", ["netrc", "url"])
-def test_ingest_token_is_sent_whatever_other_credentials_the_user_has(
+@pytest.mark.parametrize("credentials", ["none", "netrc", "url"])
+def test_ingest_token_is_sent_as_bearer_whatever_other_credentials_the_user_has(
     credentials: str, online: Any, stub_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Basic credentials from ~/.netrc or the URL never replace the ingest token."""
@@ -268,7 +249,7 @@ def test_ingest_token_is_sent_whatever_other_credentials_the_user_has(
         netrc.write_text("machine 127.0.0.1 login someone password secret\n")
         netrc.chmod(0o600)
         monkeypatch.setenv("NETRC", str(netrc))
-    else:
+    elif credentials == "url":
         monkeypatch.setenv(
             "SESSION_EVENTS_URL", f"http://someone:secret@127.0.0.1:{stub_server.port}"
         )

@@ -116,6 +116,17 @@ def read_json_config(path: StrPath, limit: int) -> dict[str, object] | None:
     data = read_bounded(path, limit)
     if data is None:
         return {} if not os.path.lexists(path) else None
+    return _json_object(data)
+
+
+def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
+    """Return the JSON object stored at `path`, or {} when missing, too big or malformed."""
+    data = read_bounded(path, limit)
+    return {} if data is None else _json_object(data) or {}
+
+
+def _json_object(data: bytes) -> dict[str, object] | None:
+    """The JSON object `data` holds; None for anything else."""
     from session_event_emitter import jsoncodec
 
     try:
@@ -123,17 +134,3 @@ def read_json_config(path: StrPath, limit: int) -> dict[str, object] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
-    """Return the JSON object stored at `path`, or {} when missing, too big or malformed."""
-    data = read_bounded(path, limit)
-    if data is None:
-        return {}
-    from session_event_emitter import jsoncodec
-
-    try:
-        value = jsoncodec.loads(data)
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -28,6 +28,7 @@ from session_event_emitter.fsutil import (
     ensure_private_dir,
     read_bounded,
     read_json_object,
+    unlink_quietly,
     write_atomic,
 )
 
@@ -208,7 +209,7 @@ class Outbox:
             moved += 1
             room_events -= 1
             room_bytes -= size
-            _unlink(path)
+            unlink_quietly(path)
         return moved, waiting
 
     def clear(self) -> int:
@@ -224,7 +225,7 @@ class Outbox:
 
     def clear_dead_letters(self) -> int:
         """Delete every dead letter (so that no later ``retry-dead`` can send it)."""
-        return sum(_unlink(path) for path in _list(self.dead_letter_dir))
+        return sum(unlink_quietly(path) for path in _list(self.dead_letter_dir))
 
     # -- reading -----------------------------------------------------------------------
 
@@ -271,7 +272,7 @@ class Outbox:
         survivors: list[_FileInfo] = []
         for info in files:
             if current - info.mtime > self.limits.max_age_seconds and info.path != keep:
-                if _unlink(info.path):
+                if unlink_quietly(info.path):
                     evicted["evicted_age"] = evicted.get("evicted_age", 0) + 1
             else:
                 survivors.append(info)
@@ -286,7 +287,7 @@ class Outbox:
             reason = "evicted_count" if len(survivors) > self.limits.max_events else "evicted_bytes"
             survivors.remove(victim)
             total -= victim.size
-            if _unlink(victim.path):
+            if unlink_quietly(victim.path):
                 evicted[reason] = evicted.get(reason, 0) + 1
         if evicted:
             self._bump(evicted)
@@ -391,14 +392,6 @@ def _list(directory: str) -> list[str]:
         return []
 
 
-def _unlink(path: str) -> bool:
-    try:
-        os.unlink(path)
-    except OSError:
-        return False
-    return True
-
-
 def _prune_oldest(directory: str, keep: int) -> int:
     files: list[tuple[float, str]] = []
     for path in _list(directory):
@@ -408,4 +401,4 @@ def _prune_oldest(directory: str, keep: int) -> int:
             continue
     files.sort()
     excess = files[: max(len(files) - keep, 0)]
-    return sum(_unlink(path) for _, path in excess)
+    return sum(unlink_quietly(path) for _, path in excess)
