@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 # Variables that would point a child process at a user's own setup instead of the test's.
 ISOLATED_PREFIXES = ("SESSION_EVENTS_", "ASHLR_", "GOOGLE_", "FIRESTORE_")
@@ -37,3 +42,61 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["NO_PROXY"] = "127.0.0.1,localhost"
     env.update(extra)
     return env
+
+
+REPO = Path(__file__).resolve().parents[1]
+FUNCTION_SOURCE = REPO / "functions" / "main.py"
+
+
+def start_function(
+    port: int, env: dict[str, str], log: Path, *, python: str = sys.executable
+) -> subprocess.Popen[bytes]:
+    """The ingest function as a user serves it (functions-framework on 127.0.0.1:`port`),
+    its output appended to `log`."""
+    with log.open("ab") as handle:
+        return subprocess.Popen(
+            [
+                python,
+                "-m",
+                "functions_framework",
+                "--source",
+                str(FUNCTION_SOURCE),
+                "--target",
+                "session_events",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=REPO / "functions",
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    """Return once `url`/healthz answers 200; RuntimeError (with the log's end) otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the function exited early:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the function did not become healthy:\n{log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a server started here: TERM, then KILL after 10 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

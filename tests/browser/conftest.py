@@ -7,9 +7,6 @@ fails under CI. Screenshots go to $VIEWER_SCREENSHOT_DIR, else to pytest's tempo
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from browser_support import (
     K,
     Served,
 )
-from loopback import clean_env, free_port
+from loopback import clean_env, free_port, start_function, stop, wait_healthy
 
 
 def _missing(reason: str) -> None:
@@ -47,48 +44,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         PYTHONUNBUFFERED="1",
     )
     log = folder / "function.log"
-    with log.open("wb") as handle:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--source",
-                str(REPO / "functions" / "main.py"),
-                "--target",
-                "session_events",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=REPO / "functions",
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-    server = Served(url=f"http://127.0.0.1:{port}", proc=proc, log=log)
+    proc = start_function(port, env, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the function exited early:\n{log.read_text()[-2000:]}")
-            try:
-                if server.request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the function did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield server
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        yield Served(url=f"http://127.0.0.1:{port}", proc=proc, log=log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="session")

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import FUNCTION_SOURCE, free_port, start_function, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
-FUNCTION_SOURCE = REPO / "functions" / "main.py"
 
 pytestmark = pytest.mark.skipif(
     not FUNCTION_SOURCE.exists(), reason="functions/main.py is not in this tree"
@@ -41,12 +38,6 @@ class Function:
         return int(count)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(port: int, db: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -54,63 +45,21 @@ def _start(port: int, db: Path, log: Path) -> subprocess.Popen[bytes]:
         "SESSION_EVENTS_SQLITE_PATH": str(db),
         "PYTHONPATH": str(REPO / "functions"),
     }
-    handle = log.open("wb")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--source",
-            str(FUNCTION_SOURCE),
-            "--target",
-            "session_events",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO / "functions",
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the function exited early:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the function did not become healthy:\n{log.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    return start_function(port, env, log)
 
 
 @pytest.fixture
 def function(tmp_path: Path) -> Iterator[Function]:
-    port = _free_port()
+    port = free_port()
     db = tmp_path / "db.sqlite"
     log = tmp_path / "function.log"
     proc = _start(port, db, log)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         yield Function(url=url, db=db)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _wait_for_row(function: Function, session_id: str, timeout: float = 15.0) -> int:
@@ -173,7 +122,7 @@ def test_event_written_during_an_outage_is_delivered_after_it(
     hook_json: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("SESSION_EVENTS_URL", url)
     assert run_cli(stdin=hook_json("e2e-outage")).returncode == 0
@@ -183,9 +132,9 @@ def test_event_written_during_an_outage_is_delivered_after_it(
     db, log = tmp_path / "db.sqlite", tmp_path / "function.log"
     proc = _start(port, db, log)
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         assert run_cli("flush").returncode == 0
         assert Function(url, db).rows("e2e-outage") == 1
     finally:
-        _stop(proc)
+        stop(proc)
     assert consent_on.outbox_files() == []

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import FUNCTION_SOURCE, FunctionServer, Install
-from loopback import free_port
+from harness import FunctionServer, Install
+from loopback import FUNCTION_SOURCE, free_port
 
 LAST = "test_server_logs_carry_no_hash_and_no_submitted_value"
 

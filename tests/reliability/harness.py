@@ -17,17 +17,16 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from loopback import clean_env
+from loopback import clean_env, start_function, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
-FUNCTION_SOURCE = REPO / "functions" / "main.py"
+
 FIXTURE_EVENT: dict[str, Any] = json.loads((REPO / "tests" / "fixtures" / "event.json").read_text())
 
 # Every log file written by a server of this suite, and every value a test submitted that
@@ -82,50 +81,13 @@ class FunctionServer:
         )
         if self.log not in SERVER_LOGS:
             SERVER_LOGS.append(self.log)
-        handle = self.log.open("ab")
-        try:
-            self.proc = subprocess.Popen(
-                [
-                    self.python,
-                    "-m",
-                    "functions_framework",
-                    "--source",
-                    str(FUNCTION_SOURCE),
-                    "--target",
-                    "session_events",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                cwd=REPO / "functions",
-                env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
-        finally:
-            handle.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the function exited early:\n{self.log_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"the function did not become healthy:\n{self.log_text()[-2000:]}")
+        self.proc = start_function(self.port, env, self.log, python=self.python)
+        wait_healthy(self.url, self.proc, self.log)
+        return self
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
 
     def restart(self, **env: str) -> FunctionServer:
         self.stop()

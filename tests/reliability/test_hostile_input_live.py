@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 from harness import (
-    FUNCTION_SOURCE,
     SUBMITTED_VALUES,
     FunctionServer,
     event,
     sha256_hex,
 )
-from loopback import free_port
+from loopback import FUNCTION_SOURCE, free_port
 
 SINGLE = "/v1/session-events"
 BATCH = "/v1/session-events/batch"
