@@ -29,9 +29,7 @@ $(DEV_STAMP): $(RUN_STAMP) tests/requirements.txt emitter/pyproject.toml
 install: $(DEV_STAMP) ## Create .venv with the pinned function, test and emitter dependencies
 
 run: $(RUN_STAMP) ## Serve the function on HOST:PORT (127.0.0.1:8080) with the embedded SQLite store
-	@echo "session-events: serving on http://$(HOST):$(PORT) (store: $${SESSION_EVENTS_STORE:-sqlite})"
-	@SESSION_EVENTS_STORE=$${SESSION_EVENTS_STORE:-sqlite} exec $(VENV)/bin/functions-framework \
-	  --source functions/main.py --target session_events --host $(HOST) --port $(PORT)
+	@SESSION_EVENTS_STORE=$${SESSION_EVENTS_STORE:-sqlite} exec $(PY) infra/serve.py --host $(HOST) --port $(PORT)
 
 run-firestore: $(RUN_STAMP) ## Serve the function on HOST:PORT against a local Firestore emulator
 	@PORT=$(PORT) HOST=$(HOST) FIRESTORE_PORT=$(FIRESTORE_PORT) VENV=$(VENV) exec bash infra/run-firestore.sh
@@ -46,7 +44,7 @@ lint: install ## ruff and mypy (strict for functions/ and emitter/src/)
 bench: install ## Run the benchmarks, print their figures, write tests/bench/results/latest.json (QUICK=1: a short run of each)
 	$(PY) tests/bench/run.py $(if $(filter 1,$(QUICK)),--quick)
 
-rollup: install ## Run the rollup job once against the configured store (SQLite by default)
+rollup: $(RUN_STAMP) ## Run the rollup job once against the configured store (SQLite by default)
 	SESSION_EVENTS_STORE=$${SESSION_EVENTS_STORE:-sqlite} PYTHONPATH=functions \
 	  $(PY) -m session_events.job
 
