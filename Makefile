@@ -12,7 +12,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-firestore test lint bench rollup deploy deploy-firestore clean
+.PHONY: help install run run-firestore demo test lint bench rollup deploy deploy-firestore clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ run: $(RUN_STAMP) ## Serve the function on HOST:PORT (127.0.0.1:8080) with the e
 
 run-firestore: $(RUN_STAMP) ## Serve the function on HOST:PORT against a local Firestore emulator
 	@PORT=$(PORT) HOST=$(HOST) FIRESTORE_PORT=$(FIRESTORE_PORT) VENV=$(VENV) exec bash infra/run-firestore.sh
+
+demo: $(RUN_STAMP) ## Serve the function on 127.0.0.1:PORT with weeks of synthetic sessions, rolled up; print the viewer's URL and token
+	@exec $(PY) infra/demo.py --port $(PORT) $(DEMO_FLAGS)
 
 test: install ## Run every test (starts and stops the Firestore emulator itself)
 	$(PY) -m pytest

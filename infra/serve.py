@@ -30,11 +30,14 @@ REPO = Path(__file__).resolve().parents[1]
 START_BOUND_S = 120.0
 
 
+Server = subprocess.Popen[bytes]
+
+
 class PortTaken(Exception):
     """Something already listens on the port."""
 
 
-def check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int, command: str = "make run") -> None:
     """PortTaken with a sentence naming the port and PORT= when it cannot be bound here."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -46,7 +49,7 @@ def check_port_free(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise PortTaken(
                     f"port {port} on {host} is already in use (is another server running "
-                    f"there?); stop it, or choose another port: PORT={port + 1} make run"
+                    f"there?); stop it, or choose another port: PORT={port + 1} {command}"
                 ) from None
             raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -59,7 +62,7 @@ def local_url(host: str, port: int) -> str:
 
 def start(
     host: str, port: int, env: Mapping[str, str] | None = None, output: IO[bytes] | None = None
-) -> subprocess.Popen[bytes]:
+) -> Server:
     """functions-framework serving the function on host:port (after `check_port_free`),
     its output to `output` (default: this process's own)."""
     command = [
@@ -97,7 +100,7 @@ def answers(url: str) -> bool:
 
 
 def wait_serving(
-    url: str, process: subprocess.Popen[bytes], bound_s: float = START_BOUND_S
+    url: str, process: Server, bound_s: float = START_BOUND_S
 ) -> None:
     """Return once `url`/healthz answers 200; RuntimeError if the server ends or never does."""
     ends = time.monotonic() + bound_s
@@ -110,7 +113,7 @@ def wait_serving(
     raise RuntimeError(f"the function did not answer {url}/healthz within {bound_s:g} s")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: Server) -> None:
     """TERM, then KILL after 10 s."""
     if process.poll() is None:
         process.terminate()
