@@ -95,7 +95,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-hook-")))
         urls = {
-            "ok": f"http://127.0.0.1:{stack.enter_context(serve('function', tmp / 'data'))}",
+            "ok": f"http://127.0.0.1:{stack.enter_context(serve('function', tmp / 'data')).port}",
             "refused": f"http://127.0.0.1:{refused_port()}",
             "hanging": f"http://127.0.0.1:{stack.enter_context(hanging_server())}",
         }

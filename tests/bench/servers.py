@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import FUNCTION_SOURCE, NOOP_SOURCE, VENV_BIN, clean_env, free_port
@@ -108,16 +109,63 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], deadline_s: float =
     raise RuntimeError(f"the server behind {url} did not start in time")
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server started by `serve`: its port and the process group it runs in."""
+
+    port: int
+    pid: int
+
+    def cpu_ms(self) -> float | None:
+        """CPU time (ms) used so far by the server's processes (functions-framework and its
+        gunicorn worker), from the kernel's per-thread run time; None where /proc has none."""
+        return process_tree_cpu_ms(self.pid)
+
+
 @contextlib.contextmanager
-def serve(kind: str, data_dir: Path, **extra_env: str) -> Iterator[int]:
-    """Serve the function (`kind="function"`) or the no-op; yields its port once it answers."""
+def serve(kind: str, data_dir: Path, **extra_env: str) -> Iterator[Served]:
+    """Serve the function (`kind="function"`) or the no-op; yields it once it answers."""
     port = free_port()
     process = start_server(kind, port, function_env(data_dir, **extra_env))
     try:
         wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        yield port
+        yield Served(port, process.pid)
     finally:
         stop_group(process)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(child) for child in listing.read().split()]
+    except OSError:
+        return []
+
+
+def process_tree_cpu_ms(pid: int) -> float | None:
+    """CPU time (ms) of `pid` and its living descendants, every thread counted.
+
+    Read from /proc/<pid>/task/<tid>/schedstat (nanoseconds on a core), which, unlike the
+    tick-counted times of /proc/<pid>/stat, is exact enough for a few milliseconds.
+    """
+    total_ns = 0
+    pending = [pid]
+    seen = False
+    while pending:
+        current = pending.pop()
+        pending.extend(_children(current))
+        try:
+            threads = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for thread in threads:
+            try:
+                with open(f"/proc/{current}/task/{thread}/schedstat") as stat:
+                    total_ns += int(stat.read().split()[0])
+                    seen = True
+            except (OSError, ValueError, IndexError):
+                continue
+    return total_ns / 1e6 if seen else None
 
 
 def refused_port() -> int:
