@@ -68,9 +68,7 @@ OFF_THE_INGEST_PATH = (
 
 
 def _probe(tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    script = (
-        f"MAIN, EVENT, TOKEN = {str(MAIN)!r}, {json.dumps(event())}, {READ_TOKEN!r}\n" + PROBE
-    )
+    script = f"MAIN, EVENT, TOKEN = {str(MAIN)!r}, {json.dumps(event())}, {READ_TOKEN!r}\n" + PROBE
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
