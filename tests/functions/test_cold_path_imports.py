@@ -1,9 +1,10 @@
 """A cold instance answers its first event without loading what only the read side needs.
 
 Starting the function and answering one ingest request on the default store (SQLite) must
-not import OpenDP (the public releases), the read side's or the viewer's modules, the
-published OpenAPI documents or a cloud store's client, and must build no Jinja2
-environment nor compile any template: each would lengthen every cold start. The function
+not import OpenDP (the public releases), the read side's or the viewer's modules (the
+stores' read model included), the published OpenAPI documents or a cloud store's client,
+and must build no Jinja2 environment nor compile any template: each would lengthen every
+cold start. The function
 runs in a fresh interpreter, as functions-framework starts it, and the same interpreter
 then serves a read-side request, so the listing is seen to catch what a request loads.
 """
@@ -57,6 +58,7 @@ OFF_THE_INGEST_PATH = (
     "session_events.read",
     "session_events.rollups",
     "session_events.viewer",
+    "session_events.stores.readmodel",
     "session_events.contract.openapi",
     "session_events.stores.firestore",
     "session_events.stores.dynamodb",

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from session_events.contract.rules import SessionEvent
-from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
+
+if TYPE_CHECKING:  # the read side's types, loaded by the stores' reads (off the ingest path)
+    from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
 
 
 class Outcome(StrEnum):

@@ -1,7 +1,9 @@
 """The embedded SQLite store (the default): one WAL database file, one row per event.
 
 The read side adds indexes on `ended_at`, `session_id_hash` and `expire_at`, and a table
-`session_rollups` (key -> JSON text), created on its first use.
+`session_rollups` (key -> JSON text), created on its first use; its row types
+(stores/readmodel.py) are loaded then too, so that a cold instance's first event does not
+wait for them.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from session_events.core.deadline import Deadline
 from session_events.core.errors import StoreUnavailable
 from session_events.core.timestamps import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
-from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
+
+if TYPE_CHECKING:
+    from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
 
 SCHEMA = """
 BEGIN;
@@ -96,19 +101,24 @@ def _row(record: EventRecord) -> tuple[object, ...]:
     )
 
 
-def _stored(row: Sequence[object]) -> StoredEvent:
-    refs = json.loads(str(row[8])) if row[8] else []
-    return StoredEvent(
-        identity_hash=str(row[0]),
-        session_id_hash=str(row[1]),
-        ended_at=str(row[2]),
-        tool_count=int(str(row[3])),
-        tokens_saved=int(str(row[4])),
-        plugin_version=str(row[5]),
-        github_hash=None if row[6] is None else str(row[6]),
-        branch_sha=None if row[7] is None else str(row[7]),
-        discovery_refs=tuple(refs),
-    )
+def _stored(rows: Iterable[Sequence[object]]) -> list[StoredEvent]:
+    """Rows of READ_COLUMNS as the read side's events."""
+    from session_events.stores.readmodel import StoredEvent
+
+    return [
+        StoredEvent(
+            identity_hash=str(row[0]),
+            session_id_hash=str(row[1]),
+            ended_at=str(row[2]),
+            tool_count=int(str(row[3])),
+            tokens_saved=int(str(row[4])),
+            plugin_version=str(row[5]),
+            github_hash=None if row[6] is None else str(row[6]),
+            branch_sha=None if row[7] is None else str(row[7]),
+            discovery_refs=tuple(json.loads(str(row[8])) if row[8] else ()),
+        )
+        for row in rows
+    ]
 
 
 class SqliteStore:
@@ -238,7 +248,7 @@ class SqliteStore:
                 "WHERE ended_at >= ? AND ended_at < ?",
                 (start, end),
             ).fetchall()
-        return [_stored(row) for row in rows]
+        return _stored(rows)
 
     def count_between(self, start: str, end: str, logged_in: bool | None) -> int:
         with self._reading() as conn:
@@ -249,6 +259,8 @@ class SqliteStore:
     def sessions_page(
         self, start: str, end: str, *, limit: int, logged_in: bool | None, after: Cursor | None
     ) -> SessionPage:
+        from session_events.stores.readmodel import Cursor, SessionPage
+
         sql = (
             f"SELECT {READ_COLUMNS}, rowid FROM session_events "  # noqa: S608 (constants)
             "WHERE ended_at >= ? AND ended_at < ?" + _LOGGED_IN[logged_in]
@@ -266,7 +278,7 @@ class SqliteStore:
         page = rows[:limit]
         more = len(rows) > limit
         cursor = Cursor(str(page[-1][2]), str(page[-1][9])) if more and page else None
-        return SessionPage([_stored(row) for row in page], cursor)
+        return SessionPage(_stored(page), cursor)
 
     def session(self, session_id_hash: str) -> StoredEvent | None:
         with self._reading() as conn:
@@ -275,7 +287,7 @@ class SqliteStore:
                 "WHERE session_id_hash = ? ORDER BY ended_at DESC LIMIT 1",
                 (session_id_hash,),
             ).fetchone()
-        return None if row is None else _stored(row)
+        return None if row is None else _stored([row])[0]
 
     def identity_sessions(
         self, identity_hash: str, start: str, end: str, limit: int
@@ -287,7 +299,7 @@ class SqliteStore:
                 "ORDER BY ended_at DESC LIMIT ?",
                 (identity_hash, start, end, limit),
             ).fetchall()
-        return [_stored(row) for row in rows]
+        return _stored(rows)
 
     def write_rollups(self, documents: Mapping[str, str]) -> None:
         """One transaction: every document is written, or none is."""
