@@ -107,11 +107,12 @@ def _response(request: Request, exchange: Exchange) -> Response:
 
 
 def _body_left_unread(request: Request) -> bool:
-    has_body = (
+    if request.environ.get(BODY_READ, False):
+        return False  # the common case, known without parsing a header
+    return (
         bool(request.content_length)
         or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     )
-    return has_body and not request.environ.get(BODY_READ, False)
 
 
 def _error_page(status: int) -> str:
