@@ -11,8 +11,7 @@ import os
 import stat
 import time
 
-from session_event_emitter import diagnostics, githead, jsoncodec
-from session_event_emitter.fsutil import read_bounded
+from session_event_emitter import diagnostics, githead, jsjson, jsoncodec
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
@@ -161,7 +160,7 @@ def session_hint(legacy_dir: str | Path, *, now: float | None = None) -> str | N
     As the original reads it: both must be strings, the id is trimmed (`js_trim`) and
     must not be blank, and a time in the future or older than 24 hours is no hint.
     """
-    hint = _strict_json_object(os.path.join(legacy_dir, "last-project.json"), HINT_READ_LIMIT)
+    hint = jsjson.read_object(os.path.join(legacy_dir, "last-project.json"), HINT_READ_LIMIT) or {}
     session_id, updated_at = hint.get("sessionId"), hint.get("updatedAt")
     if not isinstance(session_id, str) or not isinstance(updated_at, str):
         return None
@@ -179,28 +178,12 @@ def _stats_sessions(path: str) -> dict[str, object]:
     The original keeps per-session buckets only from a file with ``schemaVersion`` 2 and
     both ``sessions`` and ``lifetime`` present (an older layout has no buckets).
     """
-    stats = _strict_json_object(path, STATS_READ_LIMIT)
+    stats = jsjson.read_object(path, STATS_READ_LIMIT) or {}
     sessions = stats.get("sessions")
     version = stats.get("schemaVersion")
     if isinstance(version, bool) or version != 2 or not _js_truthy(stats.get("lifetime")):
         return {}
     return sessions if isinstance(sessions, dict) else {}
-
-
-def _strict_json_object(path: str, limit: int) -> dict[str, object]:
-    """A JSON object read as JavaScript's JSON.parse reads it (no NaN or Infinity), else {}."""
-    data = read_bounded(path, limit)
-    if data is None:
-        return {}
-    try:  # decoded as Node's readFileSync(path, "utf-8"): a bad byte becomes U+FFFD
-        value = jsoncodec.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"not JSON: {name}")
 
 
 def _js_truthy(value: object) -> bool:

@@ -65,6 +65,7 @@ def run_hook(
     url: str | None = None,
     tool_count: int | None = None,
     tokens_saved: int | None = None,
+    plugin_version: str | None = None,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
@@ -92,6 +93,7 @@ def run_hook(
         env,
         tool_count=tool_count,
         tokens_saved=tokens_saved,
+        plugin_version=plugin_version,
         create_install_id=not dry_run,
     )
     if dry_run:
@@ -100,6 +102,12 @@ def run_hook(
         out = sys.stdout if stdout is None else stdout
         out.write(json.dumps(event, indent=2) + "\n")
         out.flush()
+        from session_event_emitter.pluginversion import resolve
+
+        version = resolve(plugin_version, env)
+        for skipped in version.skipped:
+            sys.stderr.write(f"note: {skipped}\n")
+        sys.stderr.write(f"note: plugin_version {version.value} (source: {version.source})\n")
         why_not = _why_nothing_is_stored(settings) or settings.url_problem
         if why_not is not None:
             sys.stderr.write(f"note: {why_not}; nothing would be sent\n")

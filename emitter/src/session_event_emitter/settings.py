@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 
+from session_event_emitter import jsjson
 from session_event_emitter.consent import Consent, resolve_consent
 from session_event_emitter.fsutil import read_json_config
 from session_event_emitter.jstext import has_control_character, js_trim
@@ -184,9 +185,11 @@ class Settings:
         home = _state_home(env, user_home)
         config_name = os.path.join(home, "config.json")
         legacy_config_name = os.path.join(user_home, ".ashlr", "config.json")
-        # A config file that is there but cannot be read may have said "off": it does.
+        # A config file that is there but cannot be read may have said "off": it does. The
+        # original's is read as it reads it, so that it never gives consent the original
+        # would not find there.
         own_config = read_json_config(config_name, CONFIG_LIMIT)
-        legacy_config = read_json_config(legacy_config_name, CONFIG_LIMIT)
+        legacy_config = read_json_config(legacy_config_name, CONFIG_LIMIT, jsjson.loads)
         consent = resolve_consent(
             env,
             own_config,
