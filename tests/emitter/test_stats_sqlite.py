@@ -191,8 +191,12 @@ def test_a_session_id_is_a_value_never_sql(home: Any) -> None:
 
 
 def _snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """The database's files (``stats.db`` and any ``-wal``, ``-shm``, ``-journal``): bytes
+    and modification times. (The hook writes ``machine-id`` beside them, as it should.)"""
     return {
-        p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in directory.iterdir() if p.is_file()
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in directory.iterdir()
+        if p.name.startswith("stats.db")
     }
 
 

@@ -132,7 +132,12 @@ def build_event(
 
     session_hash = identity.session_id_hash(session_id)
 
-    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id, now=moment.timestamp)
+    stats_calls, stats_tokens = facts.stats_counts(
+        legacy_dir,
+        session_id,
+        now=moment.timestamp,
+        database=facts.stats_database(env, legacy_dir),
+    )
     if tool_count is None:
         tool_count = stats_calls
     if tool_count is None:

@@ -17,6 +17,7 @@ from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 GIT_TIMEOUT_SECONDS = 0.3
@@ -128,24 +129,40 @@ def _content_blocks(line: bytes) -> list[dict[str, object]]:
     return [block for block in content if isinstance(block, dict)]
 
 
+def stats_database(env: Mapping[str, str], legacy_dir: str) -> str | None:
+    """The original's SQLite stats file when its ``ASHLR_STATS_BACKEND`` is exactly ``sqlite``
+    (``ASHLR_STATS_DB_PATH``, else ``stats.db`` in its directory); None for its JSON file."""
+    if env.get("ASHLR_STATS_BACKEND") != "sqlite":
+        return None
+    return env.get("ASHLR_STATS_DB_PATH") or os.path.join(legacy_dir, "stats.db")
+
+
 def stats_counts(
-    legacy_dir: str | Path, raw_session_id: str | None, *, now: float | None = None
+    legacy_dir: str | Path,
+    raw_session_id: str | None,
+    *,
+    now: float | None = None,
+    database: str | None = None,
 ) -> tuple[int | None, int | None]:
     """Calls and tokens saved of this session as the original plugin adds them up.
 
-    Its SessionEnd emitter sums ``calls`` and ``tokensSaved`` over the ``stats.json``
-    buckets of every id the session may have written under: the session's own id and the
-    ``sessionId`` of ``last-project.json`` when its ``updatedAt`` is at most 24 hours old
-    (each bucket once). (None, None) when neither bucket exists, so that the caller can
+    Its SessionEnd emitter sums ``calls`` and ``tokensSaved`` over the buckets of every id
+    the session may have written under: the session's own id and the ``sessionId`` of
+    ``last-project.json`` when its ``updatedAt`` is at most 24 hours old (each bucket
+    once). The buckets are those of ``stats.json``, or the rows of the SQLite `database`
+    (`stats_database`). (None, None) when neither bucket exists, so that the caller can
     count another way.
     """
-    sessions = _stats_sessions(os.path.join(legacy_dir, "stats.json"))
-    if not sessions:
-        return None, None
+    if database is None:
+        sessions = _stats_sessions(os.path.join(legacy_dir, "stats.json"))
+        if not sessions:
+            return None, None
     ids: list[str] = []
     for candidate in (raw_session_id, session_hint(legacy_dir, now=now)):
         if candidate and candidate not in ids:
             ids.append(candidate)
+    if database is not None:
+        sessions = _database_sessions(database, ids)
     buckets = [sessions[sid] for sid in ids if sid in sessions]
     if not buckets:
         return None, None
@@ -184,6 +201,14 @@ def _stats_sessions(path: str) -> dict[str, object]:
     if isinstance(version, bool) or version != 2 or not _js_truthy(stats.get("lifetime")):
         return {}
     return sessions if isinstance(sessions, dict) else {}
+
+
+def _database_sessions(path: str, ids: list[str]) -> dict[str, object]:
+    """The database's rows of `ids` as ``stats.json`` buckets; {} when it cannot be read."""
+    from session_event_emitter import statsdb  # sqlite3: for this backend's users only
+
+    rows = statsdb.session_rows(path, ids) or {}
+    return {sid: {"calls": calls, "tokensSaved": tokens} for sid, (calls, tokens) in rows.items()}
 
 
 def _js_truthy(value: object) -> bool:

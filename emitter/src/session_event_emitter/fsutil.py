@@ -135,7 +135,9 @@ def _json_object(
 ) -> dict[str, object] | None:
     """The JSON object `data` holds; None for anything else."""
     if parse is None:
-        from session_event_emitter.jsoncodec import loads as parse
+        from session_event_emitter import jsoncodec
+
+        parse = jsoncodec.loads
     try:
         value = parse(data)
     except (ValueError, RecursionError):
