@@ -61,86 +61,197 @@ APIS = [
     "cloudscheduler.googleapis.com",
 ]
 JOB_SECRET = "session-events-job-token"
+READ_SECRET = "session-events-read-token"
 FUNCTION_URL = "https://session-events-abc.a.run.app"
 JOB_TOKEN = "0123abcd" * 8
 
 DESCRIBE_DB = ["firestore", "databases", "describe", DB, f"--project={PROJECT}"]
 CREATE_DB = [
-    "firestore", "databases", "create", DB, f"--location={REGION}",
-    "--type=firestore-native", f"--project={PROJECT}", "--quiet",
+    "firestore",
+    "databases",
+    "create",
+    DB,
+    f"--location={REGION}",
+    "--type=firestore-native",
+    f"--project={PROJECT}",
+    "--quiet",
 ]
 FIRESTORE_SETUP = [
     [
-        "firestore", "indexes", "composite", "create", DB,
-        "--collection-group=session_events", "--query-scope=collection",
+        "firestore",
+        "indexes",
+        "composite",
+        "create",
+        DB,
+        "--collection-group=session_events",
+        "--query-scope=collection",
         "--field-config=field-path=identity_hash,order=ascending",
         "--field-config=field-path=ended_at,order=descending",
-        f"--project={PROJECT}", "--quiet",
+        f"--project={PROJECT}",
+        "--quiet",
     ],
     [
-        "firestore", "indexes", "composite", "create", DB,
-        "--collection-group=session_events", "--query-scope=collection",
+        "firestore",
+        "indexes",
+        "composite",
+        "create",
+        DB,
+        "--collection-group=session_events",
+        "--query-scope=collection",
         "--field-config=field-path=github_hash,order=ascending",
         "--field-config=field-path=ended_at,order=descending",
-        f"--project={PROJECT}", "--quiet",
-    ],
-    [
-        "firestore", "indexes", "fields", "update", "received_at", DB,
-        "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
+        f"--project={PROJECT}",
         "--quiet",
     ],
     [
-        "firestore", "indexes", "fields", "update", "expire_at", DB,
-        "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
+        "firestore",
+        "indexes",
+        "fields",
+        "update",
+        "received_at",
+        DB,
+        "--collection-group=session_events",
+        "--disable-indexes",
+        f"--project={PROJECT}",
         "--quiet",
     ],
     [
-        "firestore", "indexes", "fields", "update", "body", DB,
-        "--collection-group=session_events_rollups", "--disable-indexes",
-        f"--project={PROJECT}", "--quiet",
+        "firestore",
+        "indexes",
+        "fields",
+        "update",
+        "expire_at",
+        DB,
+        "--collection-group=session_events",
+        "--disable-indexes",
+        f"--project={PROJECT}",
+        "--quiet",
     ],
     [
-        "firestore", "fields", "ttls", "update", "expire_at", DB,
-        "--collection-group=session_events", "--enable-ttl", f"--project={PROJECT}", "--quiet",
+        "firestore",
+        "indexes",
+        "fields",
+        "update",
+        "body",
+        DB,
+        "--collection-group=session_events_rollups",
+        "--disable-indexes",
+        f"--project={PROJECT}",
+        "--quiet",
+    ],
+    [
+        "firestore",
+        "fields",
+        "ttls",
+        "update",
+        "expire_at",
+        DB,
+        "--collection-group=session_events",
+        "--enable-ttl",
+        f"--project={PROJECT}",
+        "--quiet",
     ],
 ]
 DESCRIBE_SA = ["iam", "service-accounts", "describe", SA, f"--project={PROJECT}"]
 CREATE_SA = [
-    "iam", "service-accounts", "create", "session-events-fn",
+    "iam",
+    "service-accounts",
+    "create",
+    "session-events-fn",
     "--display-name=session-events ingest function",
     "--description=Runs the session-events function; Firestore read/write only",
     f"--project={PROJECT}",
 ]
 GRANT_DATASTORE = [
-    "projects", "add-iam-policy-binding", PROJECT, f"--member=serviceAccount:{SA}",
-    "--role=roles/datastore.user", "--condition=None", "--quiet",
+    "projects",
+    "add-iam-policy-binding",
+    PROJECT,
+    f"--member=serviceAccount:{SA}",
+    "--role=roles/datastore.user",
+    "--condition=None",
+    "--quiet",
 ]
 DEPLOY = [
-    "functions", "deploy", "session-events", "--gen2", "--runtime=python312",
-    f"--region={REGION}", f"--project={PROJECT}", "--source=functions",
-    "--entry-point=session_events", "--trigger-http", "--allow-unauthenticated",
-    f"--service-account={SA}", "--memory=512Mi", "--cpu=1", "--concurrency=80",
-    "--min-instances=0", "--max-instances=10", "--timeout=540s",
+    "functions",
+    "deploy",
+    "session-events",
+    "--gen2",
+    "--runtime=python312",
+    f"--region={REGION}",
+    f"--project={PROJECT}",
+    "--source=functions",
+    "--entry-point=session_events",
+    "--trigger-http",
+    "--allow-unauthenticated",
+    f"--service-account={SA}",
+    "--memory=512Mi",
+    "--cpu=1",
+    "--concurrency=80",
+    "--min-instances=0",
+    "--max-instances=10",
+    "--timeout=540s",
     "--env-vars-file=infra/env.prod.yaml",
-    f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest", "--quiet",
+    f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
+    f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest",
+    "--quiet",
 ]
 DESCRIBE_FN = [
-    "functions", "describe", "session-events", f"--region={REGION}", f"--project={PROJECT}",
+    "functions",
+    "describe",
+    "session-events",
+    f"--region={REGION}",
+    f"--project={PROJECT}",
     "--format=value(serviceConfig.uri)",
 ]
-DESCRIBE_SECRET = ["secrets", "describe", JOB_SECRET, f"--project={PROJECT}"]
-CREATE_SECRET = [
-    "secrets", "create", JOB_SECRET, "--replication-policy=automatic", "--data-file=-",
+
+
+def describe_secret(name: str) -> list[str]:
+    return ["secrets", "describe", name, f"--project={PROJECT}"]
+
+
+def create_secret(name: str) -> list[str]:
+    return [
+        "secrets",
+        "create",
+        name,
+        "--replication-policy=automatic",
+        "--data-file=-",
+        f"--project={PROJECT}",
+    ]
+
+
+def grant_secret(name: str) -> list[str]:
+    return [
+        "secrets",
+        "add-iam-policy-binding",
+        name,
+        f"--member=serviceAccount:{SA}",
+        "--role=roles/secretmanager.secretAccessor",
+        f"--project={PROJECT}",
+        "--quiet",
+    ]
+
+
+DESCRIBE_SECRET = describe_secret(JOB_SECRET)
+CREATE_SECRET = create_secret(JOB_SECRET)
+GRANT_JOB_SECRET = grant_secret(JOB_SECRET)
+DESCRIBE_READ_SECRET = describe_secret(READ_SECRET)
+CREATE_READ_SECRET = create_secret(READ_SECRET)
+GRANT_READ_SECRET = grant_secret(READ_SECRET)
+ACCESS_SECRET = [
+    "secrets",
+    "versions",
+    "access",
+    "latest",
+    f"--secret={JOB_SECRET}",
     f"--project={PROJECT}",
 ]
-GRANT_JOB_SECRET = [
-    "secrets", "add-iam-policy-binding", JOB_SECRET, f"--member=serviceAccount:{SA}",
-    "--role=roles/secretmanager.secretAccessor", f"--project={PROJECT}", "--quiet",
-]
-ACCESS_SECRET = ["secrets", "versions", "access", "latest", f"--secret={JOB_SECRET}",
-                 f"--project={PROJECT}"]
 DESCRIBE_SCHEDULE = [
-    "scheduler", "jobs", "describe", "session-events-rollup", f"--location={REGION}",
+    "scheduler",
+    "jobs",
+    "describe",
+    "session-events-rollup",
+    f"--location={REGION}",
     f"--project={PROJECT}",
 ]
 
@@ -148,11 +259,22 @@ DESCRIBE_SCHEDULE = [
 def schedule(verb: str, token: str) -> list[str]:
     header = "--headers" if verb == "create" else "--update-headers"
     return [
-        "scheduler", "jobs", verb, "http", "session-events-rollup", f"--location={REGION}",
-        "--schedule=17 3 * * *", "--time-zone=Etc/UTC", f"--uri={FUNCTION_URL}/v1/jobs/rollup",
-        "--http-method=POST", f"{header}=Authorization=Bearer {token}",
-        "--attempt-deadline=600s", "--max-retry-attempts=3", "--min-backoff=300s",
-        f"--project={PROJECT}", "--quiet",
+        "scheduler",
+        "jobs",
+        verb,
+        "http",
+        "session-events-rollup",
+        f"--location={REGION}",
+        "--schedule=17 3 * * *",
+        "--time-zone=Etc/UTC",
+        f"--uri={FUNCTION_URL}/v1/jobs/rollup",
+        "--http-method=POST",
+        f"{header}=Authorization=Bearer {token}",
+        "--attempt-deadline=600s",
+        "--max-retry-attempts=3",
+        "--min-backoff=300s",
+        f"--project={PROJECT}",
+        "--quiet",
     ]
 
 
@@ -163,10 +285,13 @@ FRESH_PROJECT = [
     *FIRESTORE_SETUP,
     DESCRIBE_SECRET,
     CREATE_SECRET,
+    DESCRIBE_READ_SECRET,
+    CREATE_READ_SECRET,
     DESCRIBE_SA,
     CREATE_SA,
     GRANT_DATASTORE,
     GRANT_JOB_SECRET,
+    GRANT_READ_SECRET,
     DEPLOY,
     DESCRIBE_FN,
     ACCESS_SECRET,
@@ -174,7 +299,7 @@ FRESH_PROJECT = [
     schedule("create", JOB_TOKEN),
     DESCRIBE_FN,
 ]
-CREATED = (CREATE_DB, CREATE_SA, CREATE_SECRET)
+CREATED = (CREATE_DB, CREATE_SA, CREATE_SECRET, CREATE_READ_SECRET)
 
 # What a project answers when everything is missing, and when everything is already there.
 READS = [
@@ -265,8 +390,9 @@ def test_second_run_creates_nothing_and_succeeds(gcloud: FakeGcloud) -> None:
     for created in CREATED:
         assert created not in calls
     expected = [call for call in FRESH_PROJECT if call not in CREATED]
-    assert calls == [schedule("update", JOB_TOKEN) if c == schedule("create", JOB_TOKEN) else c
-                     for c in expected]
+    assert calls == [
+        schedule("update", JOB_TOKEN) if c == schedule("create", JOB_TOKEN) else c for c in expected
+    ]
     assert "(already exists)" in result.stderr
 
 
@@ -289,14 +415,14 @@ def test_dry_run_prints_the_exact_commands_and_runs_none(gcloud: FakeGcloud) -> 
     assert result.returncode == 0, result.stderr
     assert gcloud.calls() == []
     commands = [line for line in result.stdout.splitlines() if not line.startswith("#")]
-    checks = (DESCRIBE_DB, DESCRIBE_SECRET, DESCRIBE_SA, DESCRIBE_SCHEDULE)
+    checks = (DESCRIBE_DB, DESCRIBE_SECRET, DESCRIBE_READ_SECRET, DESCRIBE_SA, DESCRIBE_SCHEDULE)
     reads = {len(FRESH_PROJECT) - 5, len(FRESH_PROJECT) - 4}  # the URL and the token
+    planned = [c for i, c in enumerate(FRESH_PROJECT) if c not in checks and i not in reads]
     planned = [
-        c for i, c in enumerate(FRESH_PROJECT) if c not in checks and i not in reads
-    ]
-    planned = [
-        [word.replace(FUNCTION_URL, "<function-url>").replace(JOB_TOKEN, "<job-token>")
-         for word in c]
+        [
+            word.replace(FUNCTION_URL, "<function-url>").replace(JOB_TOKEN, "<job-token>")
+            for word in c
+        ]
         for c in planned
     ]
     assert [shlex.split(line) for line in commands] == [["gcloud", *c] for c in planned]
@@ -369,40 +495,57 @@ def test_ingest_token_secret_is_granted_and_mounted(gcloud: FakeGcloud) -> None:
     calls = gcloud.calls()
     assert "secretmanager.googleapis.com" in calls[0]
     assert [
-        "secrets", "add-iam-policy-binding", "session-events-ingest-token",
-        f"--member=serviceAccount:{SA}", "--role=roles/secretmanager.secretAccessor",
-        f"--project={PROJECT}", "--quiet",
+        "secrets",
+        "add-iam-policy-binding",
+        "session-events-ingest-token",
+        f"--member=serviceAccount:{SA}",
+        "--role=roles/secretmanager.secretAccessor",
+        f"--project={PROJECT}",
+        "--quiet",
     ] in calls
     deploy = next(call for call in calls if call[:2] == ["functions", "deploy"])
     assert deploy[-2:] == [
         f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
-        "SESSION_EVENTS_INGEST_TOKEN=session-events-ingest-token:latest",
+        "SESSION_EVENTS_INGEST_TOKEN=session-events-ingest-token:latest,"
+        f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest",
         "--quiet",
     ]
 
 
-def test_read_token_secret_is_granted_and_mounted(gcloud: FakeGcloud) -> None:
-    gcloud.answer(PRESENT)
-    assert gcloud.run(READ_TOKEN_SECRET="session-events-read-token").returncode == 0
+def test_a_named_read_token_secret_is_created_granted_and_mounted(gcloud: FakeGcloud) -> None:
+    gcloud.answer(MISSING)
+    assert gcloud.run(READ_TOKEN_SECRET="viewer-token").returncode == 0
     calls = gcloud.calls()
-    assert [
-        "secrets", "add-iam-policy-binding", "session-events-read-token",
-        f"--member=serviceAccount:{SA}", "--role=roles/secretmanager.secretAccessor",
-        f"--project={PROJECT}", "--quiet",
-    ] in calls
+    assert describe_secret("viewer-token") in calls
+    assert create_secret("viewer-token") in calls
+    assert grant_secret("viewer-token") in calls
     deploy = next(call for call in calls if call[:2] == ["functions", "deploy"])
     assert deploy[-2] == (
         f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
-        "SESSION_EVENTS_READ_TOKEN=session-events-read-token:latest"
+        "SESSION_EVENTS_READ_TOKEN=viewer-token:latest"
     )
 
 
-def test_without_token_secrets_only_the_job_token_is_mounted(gcloud: FakeGcloud) -> None:
+def test_dry_run_shows_the_read_token_secret_made_and_mounted(gcloud: FakeGcloud) -> None:
+    printed = gcloud.run(DRY_RUN="1").stdout.splitlines()
+    commands = [shlex.split(line) for line in printed if line.startswith("gcloud ")]
+    assert ["gcloud", *CREATE_READ_SECRET] in commands
+    assert ["gcloud", *GRANT_READ_SECRET] in commands
+    deploy = next(c for c in commands if c[1:3] == ["functions", "deploy"])
+    assert f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest" in deploy[-2]
+    before = printed[printed.index(shlex.join(["gcloud", *CREATE_READ_SECRET])) - 1]
+    assert before == "# the next command reads a random token on stdin"
+
+
+def test_without_an_ingest_secret_the_job_and_read_tokens_are_mounted(
+    gcloud: FakeGcloud,
+) -> None:
     gcloud.answer(PRESENT)
     gcloud.run()
     deploy = next(call for call in gcloud.calls() if call[:2] == ["functions", "deploy"])
     assert [flag for flag in deploy if "secret" in flag] == [
-        f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest"
+        f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
+        f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest"
     ]
 
 
@@ -416,11 +559,19 @@ def test_the_job_token_never_appears_in_the_output(gcloud: FakeGcloud) -> None:
 
 def test_a_new_job_token_is_random_and_passed_on_stdin(tmp_path: Path) -> None:
     script = SCRIPT.read_text()
-    assert "--data-file=- --project=\"$PROJECT\" < <(random_token)" in script
-    first = subprocess.run(["bash", "-c", _function(script, "random_token")],
-                           capture_output=True, text=True, check=True).stdout
-    second = subprocess.run(["bash", "-c", _function(script, "random_token")],
-                            capture_output=True, text=True, check=True).stdout
+    assert '--data-file=- --project="$PROJECT" < <(random_token)' in script
+    first = subprocess.run(
+        ["bash", "-c", _function(script, "random_token")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    second = subprocess.run(
+        ["bash", "-c", _function(script, "random_token")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert re.fullmatch(r"[0-9a-f]{64}", first) and first != second
 
 
@@ -490,7 +641,7 @@ def parse_env_file(path: Path) -> dict[str, str]:
         if not line.strip() or line.startswith("#"):
             continue
         match = LINE.fullmatch(line)
-        assert match, f"not a KEY: \"value\" line: {line!r}"
+        assert match, f'not a KEY: "value" line: {line!r}'
         assert match[1] not in values, f"duplicate key {match[1]}"
         values[match[1]] = match[2]
     return values
