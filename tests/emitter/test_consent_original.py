@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import shutil
 import subprocess
 from typing import Any
@@ -408,3 +409,106 @@ def test_json_parse_table_agrees_with_node(tmp_path: Any) -> None:
     assert {name: found for (name, _, _), found in zip(rows, answers, strict=True)} == {
         name: consent for name, _, consent in rows
     }
+
+
+# Pieces of a generated config: each list's first part is JSON, the rest is where a lenient
+# reader and JSON.parse may part ways.
+_SPACES = [b"", b"", b" ", b"\n", b"\t", b"\r\n", b"  "]
+_ODD_SPACES = [b"\x0b", b"\x0c", b"\xc2\xa0", b"\xef\xbb\xbf", b"\xe2\x80\xa8", b"/**/", b"\x00"]
+_KEYS = [b'"x"', b'"y"', b'"telemetry"', b'"__proto__"', b'"\\ud800"']
+_ODD_KEYS = [b"'x'", b"x", b"1"]
+_VALUES = [
+    b'"opt-in"',
+    b'"off"',
+    b"1",
+    b"-0",
+    b"0.5e-3",
+    b"1E+2",
+    b"1e400",
+    b"9" * 400,
+    b"true",
+    b"null",
+    b"[1,2]",
+    b"{}",
+    b'{"a":[[]]}',
+    b'"\\ud800"',
+    b'"\\u0000"',
+    b'"\xff"',
+    b'"\xed\xa0\x80"',
+    b'"\x7f\xc2\x85"',
+    b'"\\/"',
+]
+_ODD_VALUES = [
+    b"NaN",
+    b"Infinity",
+    b"-Infinity",
+    b"01",
+    b"+1",
+    b".5",
+    b"1.",
+    b"0x1",
+    b"True",
+    b"undefined",
+    b"[1,]",
+    b'"a\tb"',
+    b'"\\x41"',
+    b"'a'",
+    b"9" * 5000,
+    b'"\x1f"',
+]
+_TAILS = [b"", b"", b"", b"", b"{}", b" 1", b"null", b",", b"\xff", b"//"]
+
+
+def _mutants(count: int, seed: int = 19) -> list[bytes]:
+    """Generated configs holding ``"telemetry": "opt-in"`` among other members, with now and
+    then a piece that a lenient reader and JSON.parse may read differently."""
+    rng = random.Random(seed)
+
+    def pick(usual: list[bytes], odd: list[bytes]) -> bytes:
+        return rng.choice(odd if rng.random() < 0.06 else usual)
+
+    def space() -> bytes:
+        return pick(_SPACES, _ODD_SPACES)
+
+    found = []
+    for _ in range(count):
+        members = [
+            pick(_KEYS, _ODD_KEYS) + space() + b":" + space() + pick(_VALUES, _ODD_VALUES)
+            for _ in range(rng.randint(0, 3))
+        ]
+        members.insert(rng.randint(0, len(members)), b'"telemetry":' + space() + b'"opt-in"')
+        body = (space() + b"," + space()).join(members)
+        trailing = b"," if rng.random() < 0.03 else b""
+        document = space() + b"{" + space() + body + trailing + space() + b"}" + space()
+        found.append(document + (rng.choice(_TAILS) if rng.random() < 0.1 else b""))
+    return found
+
+
+def test_random_edits_of_a_config_are_read_as_json_parse_reads_them(
+    home: Any, tmp_path: Any
+) -> None:
+    """Ours and the real JSON.parse on 1500 edited documents: the same consent for each."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI"):
+            pytest.fail("node is required in CI for the JSON.parse differential test")
+        pytest.skip("node is not installed")
+    documents = _mutants(1500)
+    paths = []
+    for number, data in enumerate(documents):
+        path = tmp_path / f"mutant-{number}.json"
+        path.write_bytes(data)
+        paths.append(str(path))
+    done = subprocess.run(
+        [node, "-e", _NODE_READ_CONFIG, *paths], capture_output=True, timeout=120, check=True
+    )
+    theirs = json.loads(done.stdout)
+    env = {"HOME": str(home.user_home), "SESSION_EVENTS_HOME": str(home.state)}
+    home.legacy.mkdir()
+    differ = []
+    for data, their_consent in zip(documents, theirs, strict=True):
+        (home.legacy / "config.json").write_bytes(data)
+        if Settings.load(env).consent.enabled is not their_consent:
+            differ.append((data, their_consent))
+    assert differ == []
+    assert 100 < sum(theirs) < len(theirs) - 100  # both kinds of answer were put to the test
