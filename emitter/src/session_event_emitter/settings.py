@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 
-from session_event_emitter import jsjson
 from session_event_emitter.consent import Consent, resolve_consent
 from session_event_emitter.fsutil import read_json_config
 from session_event_emitter.jstext import has_control_character, js_trim
@@ -189,7 +188,7 @@ class Settings:
         # original's is read as it reads it, so that it never gives consent the original
         # would not find there.
         own_config = read_json_config(config_name, CONFIG_LIMIT)
-        legacy_config = read_json_config(legacy_config_name, CONFIG_LIMIT, jsjson.loads)
+        legacy_config = read_json_config(legacy_config_name, CONFIG_LIMIT, _as_json_parse_reads)
         consent = resolve_consent(
             env,
             own_config,
@@ -218,6 +217,13 @@ class Settings:
             ),
             warnings=tuple(warnings),
         )
+
+
+def _as_json_parse_reads(data: bytes) -> object:
+    """The original's config as its JSON.parse reads it (loaded only when the file is there)."""
+    from session_event_emitter import jsjson
+
+    return jsjson.loads(data)
 
 
 def _user_home(env: Mapping[str, str]) -> str:
