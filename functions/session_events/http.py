@@ -10,6 +10,7 @@ import json
 import time
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Request, Response
@@ -33,10 +34,14 @@ from session_events.validator import SessionEvent, batch_items, validate_event, 
 
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
+FORGET_PATH = "/v1/forget"
+# An erasure request is one short id; its body is refused past this size.
+FORGET_BODY_LIMIT = 4 * 1024
 
 ROUTES: dict[str, tuple[str, ...]] = {
     SINGLE_PATH: ("POST",),
     BATCH_PATH: ("POST",),
+    FORGET_PATH: ("POST",),
     "/healthz": ("GET", "HEAD"),
     "/readyz": ("GET", "HEAD"),
     "/openapi.json": ("GET", "HEAD"),
@@ -131,6 +136,8 @@ def _dispatch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     _authorize(request, runtime.settings.ingest_token)
     if path == SINGLE_PATH:
         _ingest_one(request, runtime, exchange)
+    elif path == FORGET_PATH:
+        _forget(request, runtime, exchange)
     else:
         _ingest_batch(request, runtime, exchange)
 
@@ -192,6 +199,27 @@ def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> Non
         **{str(kind): sum(1 for o in outcomes if o == kind) for kind in set(outcomes)},
     )
     exchange.answer(200, {"ok": True, "results": results})
+
+
+def _forget(request: Request, runtime: Runtime, exchange: Exchange) -> None:
+    """Delete every event of one install; the install id is never stored or logged."""
+    from session_events.forget import identity_hash, identity_hashes, quarter_salt
+    from session_events.schema import ForgetRequest  # pydantic's models: off the ingest path
+
+    payload = parse_object(read_body(request, FORGET_BODY_LIMIT))
+    try:
+        install_id = ForgetRequest.model_validate(payload).install_id
+    except ValidationError as error:
+        raise ValidationFailed(validation_issues(error, FORGET_FIELDS)) from None
+    now = datetime.now(UTC)
+    # One bucket per person, the one their events of this quarter draw from.
+    _take_tokens(runtime, {identity_hash(install_id, quarter_salt(now)): 1})
+    deleted = runtime.store.erase_identities(identity_hashes(install_id, now))
+    exchange.log["deleted"] = deleted
+    exchange.answer(200, {"ok": True, "deleted": deleted})
+
+
+FORGET_FIELDS = frozenset({"install_id"})
 
 
 def _take_tokens(runtime: Runtime, counts: dict[str, int]) -> None:
