@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from support import Backend, SqliteBackend, hexhash
+from support import Backend, hexhash
 from test_forget_http import forget, history, identity, moments_within_retention, send
 from test_rollup_stores import make_event, record
 
-from session_events.config import Settings
-from session_events.errors import StoreUnavailable
-from session_events.forget import identity_hashes, salts
-from session_events.job import run_rollup
-from session_events.rollupdocs import read_daily, read_versions
-from session_events.stores import open_store
+from session_events.core.errors import StoreUnavailable
+from session_events.ingest.config import Settings
+from session_events.ingest.forget import identity_hashes, salts
+from session_events.rollups.documents import read_daily, read_versions
+from session_events.rollups.job import run_rollup
+from session_events.runtime import open_store
 
 
 def test_the_salts_run_from_the_first_quarter_the_server_accepts_to_24_hours_ahead() -> None:
@@ -57,7 +57,7 @@ def test_after_forget_the_sqlite_file_holds_no_byte_of_the_erased_identities(
 
 @pytest.fixture
 def firestore_store(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from session_events.stores.firestore import FirestoreStore
+    from session_events.stores.firestore.store import FirestoreStore
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-session-events")
@@ -67,8 +67,8 @@ def firestore_store(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def dynamodb_store(moto_dynamodb: Any) -> Iterator[Any]:
-    from session_events.stores.dynamodb import DynamoDbStore
-    from session_events.stores.dynamodb_table import create_table
+    from session_events.stores.dynamodb.store import DynamoDbStore
+    from session_events.stores.dynamodb.table import create_table
 
     table = f"session_events_{uuid.uuid4().hex[:12]}"
     create_table(moto_dynamodb, table)
@@ -95,7 +95,7 @@ class _Clock:
         self.now = 10_000.0
 
     def deadline(self) -> type[Any]:
-        from session_events.deadline import Deadline
+        from session_events.core.deadline import Deadline
 
         clock = self
 
@@ -112,7 +112,7 @@ def test_a_firestore_erasure_cut_off_by_the_time_bound_is_finished_by_a_repeat(
 ) -> None:
     """Past the bound the store says unavailable (the route answers 503); the pages it
     deleted stay deleted, and the repeat deletes the rest and counts only those."""
-    import session_events.stores.firestore as module
+    import session_events.stores.firestore.store as module
 
     store = firestore_store
     target, keep = _fill_one_identity(store, 12), _fill_one_identity(store, 3)
@@ -138,7 +138,7 @@ def test_a_firestore_erasure_cut_off_by_the_time_bound_is_finished_by_a_repeat(
 def test_a_dynamodb_erasure_cut_off_by_the_time_bound_is_finished_by_a_repeat(
     dynamodb_store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import session_events.stores.dynamodb as module
+    import session_events.stores.dynamodb.store as module
 
     store = dynamodb_store
     target, keep = _fill_one_identity(store, 12), _fill_one_identity(store, 3)
