@@ -26,7 +26,7 @@ from session_events.core.errors import (
     ValidationFailed,
 )
 from session_events.core.exchange import BODY_READ, Exchange, serve
-from session_events.ingest.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
+from session_events.ingest.config import BATCH_BODY_LIMIT, FORGET_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.ingest.validator import (
     SessionEvent,
     batch_items,
@@ -38,8 +38,6 @@ from session_events.runtime import Runtime, get_runtime
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
 FORGET_PATH = "/v1/forget"
-# An erasure request is one short id; its body is refused past this size.
-FORGET_BODY_LIMIT = 4 * 1024
 
 ROUTES: dict[str, tuple[str, ...]] = {
     SINGLE_PATH: ("POST",),
