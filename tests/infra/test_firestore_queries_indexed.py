@@ -104,7 +104,8 @@ def recorded(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) -> list[A
 def test_every_query_of_the_job_the_operator_view_and_erasure_is_indexed(
     recorded: list[Any],
 ) -> None:
-    store = FirestoreStore(f"session_events_{uuid.uuid4().hex[:12]}")
+    # A cold emulator on a busy machine can take seconds over its first request.
+    store = FirestoreStore(f"session_events_{uuid.uuid4().hex[:12]}", timeout_s=30)
     received = datetime(2026, 5, 28, tzinfo=UTC)
     records = []
     for n in range(6):
