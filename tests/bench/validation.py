@@ -84,7 +84,9 @@ def validation_costs(*, rounds: int) -> dict[str, Any]:
     good = event(session_id_hash=hex64(1, 2, 3, 4))
     raw = json.dumps(good).encode()
     validate_us = _per_call_us(lambda: validate_event(good), rounds=rounds)
-    parse_validate_us = _per_call_us(lambda: validate_event(parse_object(raw)), rounds=rounds)
+    parse_validate_us = _per_call_us(
+        lambda: validate_event(parse_object(raw)), rounds=rounds
+    )
     loads_us = _per_call_us(lambda: json.loads(raw), rounds=rounds)
     rejects: dict[str, float] = {}
     for name, (body, is_batch) in _bad_payloads().items():

@@ -40,15 +40,8 @@ class Demo:
 
 def start_demo(port: int, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            "make",
-            "--no-print-directory",
-            "-C",
-            str(ROOT),
-            "demo",
-            f"PORT={port}",
-            f"DEMO_FLAGS={' '.join(flags)}",
-        ],
+        ["make", "--no-print-directory", "-C", str(ROOT), "demo", f"PORT={port}",
+         f"DEMO_FLAGS={' '.join(flags)}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -126,7 +119,9 @@ def test_the_viewer_url_and_token_it_prints_open_the_history_it_sent(demo: Demo)
     sent = int(printed(demo, r"sent (\d+) sessions"))
     answer = json.loads(get(f"{base}/admin/sessions?days={WEEKS * 7 + 1}&limit=1", token)[2])
     assert answer["total_count_in_window"] == sent > IDENTITIES
-    identities = {row["identity"] for row in _all_sessions(base, token, WEEKS * 7 + 1)}
+    identities = {
+        row["identity"] for row in _all_sessions(base, token, WEEKS * 7 + 1)
+    }
     assert len(identities) == IDENTITIES
     daily = json.loads(get(f"{base}/admin/rollups?kind=daily", token)[2])
     assert sum(1 for row in daily["rows"] if row.get("sessions")) >= WEEKS * 5

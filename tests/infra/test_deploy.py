@@ -67,140 +67,68 @@ JOB_TOKEN = "0123abcd" * 8
 
 DESCRIBE_DB = ["firestore", "databases", "describe", DB, f"--project={PROJECT}"]
 CREATE_DB = [
-    "firestore",
-    "databases",
-    "create",
-    DB,
-    f"--location={REGION}",
-    "--type=firestore-native",
-    f"--project={PROJECT}",
-    "--quiet",
+    "firestore", "databases", "create", DB, f"--location={REGION}",
+    "--type=firestore-native", f"--project={PROJECT}", "--quiet",
 ]
 FIRESTORE_SETUP = [
     [
-        "firestore",
-        "indexes",
-        "composite",
-        "create",
-        DB,
-        "--collection-group=session_events",
-        "--query-scope=collection",
+        "firestore", "indexes", "composite", "create", DB,
+        "--collection-group=session_events", "--query-scope=collection",
         "--field-config=field-path=identity_hash,order=ascending",
         "--field-config=field-path=ended_at,order=descending",
-        f"--project={PROJECT}",
-        "--quiet",
+        f"--project={PROJECT}", "--quiet",
     ],
     [
-        "firestore",
-        "indexes",
-        "composite",
-        "create",
-        DB,
-        "--collection-group=session_events",
-        "--query-scope=collection",
+        "firestore", "indexes", "composite", "create", DB,
+        "--collection-group=session_events", "--query-scope=collection",
         "--field-config=field-path=github_hash,order=ascending",
         "--field-config=field-path=ended_at,order=descending",
-        f"--project={PROJECT}",
+        f"--project={PROJECT}", "--quiet",
+    ],
+    [
+        "firestore", "indexes", "fields", "update", "received_at", DB,
+        "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
         "--quiet",
     ],
     [
-        "firestore",
-        "indexes",
-        "fields",
-        "update",
-        "received_at",
-        DB,
-        "--collection-group=session_events",
-        "--disable-indexes",
-        f"--project={PROJECT}",
+        "firestore", "indexes", "fields", "update", "expire_at", DB,
+        "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
         "--quiet",
     ],
     [
-        "firestore",
-        "indexes",
-        "fields",
-        "update",
-        "expire_at",
-        DB,
-        "--collection-group=session_events",
-        "--disable-indexes",
-        f"--project={PROJECT}",
-        "--quiet",
+        "firestore", "indexes", "fields", "update", "body", DB,
+        "--collection-group=session_events_rollups", "--disable-indexes",
+        f"--project={PROJECT}", "--quiet",
     ],
     [
-        "firestore",
-        "indexes",
-        "fields",
-        "update",
-        "body",
-        DB,
-        "--collection-group=session_events_rollups",
-        "--disable-indexes",
-        f"--project={PROJECT}",
-        "--quiet",
-    ],
-    [
-        "firestore",
-        "fields",
-        "ttls",
-        "update",
-        "expire_at",
-        DB,
-        "--collection-group=session_events",
-        "--enable-ttl",
-        f"--project={PROJECT}",
-        "--quiet",
+        "firestore", "fields", "ttls", "update", "expire_at", DB,
+        "--collection-group=session_events", "--enable-ttl", f"--project={PROJECT}", "--quiet",
     ],
 ]
 DESCRIBE_SA = ["iam", "service-accounts", "describe", SA, f"--project={PROJECT}"]
 CREATE_SA = [
-    "iam",
-    "service-accounts",
-    "create",
-    "session-events-fn",
+    "iam", "service-accounts", "create", "session-events-fn",
     "--display-name=session-events ingest function",
     "--description=Runs the session-events function; Firestore read/write only",
     f"--project={PROJECT}",
 ]
 GRANT_DATASTORE = [
-    "projects",
-    "add-iam-policy-binding",
-    PROJECT,
-    f"--member=serviceAccount:{SA}",
-    "--role=roles/datastore.user",
-    "--condition=None",
-    "--quiet",
+    "projects", "add-iam-policy-binding", PROJECT, f"--member=serviceAccount:{SA}",
+    "--role=roles/datastore.user", "--condition=None", "--quiet",
 ]
 DEPLOY = [
-    "functions",
-    "deploy",
-    "session-events",
-    "--gen2",
-    "--runtime=python312",
-    f"--region={REGION}",
-    f"--project={PROJECT}",
-    "--source=functions",
-    "--entry-point=session_events",
-    "--trigger-http",
-    "--allow-unauthenticated",
-    f"--service-account={SA}",
-    "--memory=512Mi",
-    "--cpu=1",
-    "--concurrency=80",
-    "--min-instances=0",
-    "--max-instances=10",
-    "--timeout=540s",
+    "functions", "deploy", "session-events", "--gen2", "--runtime=python312",
+    f"--region={REGION}", f"--project={PROJECT}", "--source=functions",
+    "--entry-point=session_events", "--trigger-http", "--allow-unauthenticated",
+    f"--service-account={SA}", "--memory=512Mi", "--cpu=1", "--concurrency=80",
+    "--min-instances=0", "--max-instances=10", "--timeout=540s",
     "--env-vars-file=infra/env.prod.yaml",
     f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
     f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest",
     "--quiet",
 ]
 DESCRIBE_FN = [
-    "functions",
-    "describe",
-    "session-events",
-    f"--region={REGION}",
-    f"--project={PROJECT}",
+    "functions", "describe", "session-events", f"--region={REGION}", f"--project={PROJECT}",
     "--format=value(serviceConfig.uri)",
 ]
 
@@ -211,24 +139,15 @@ def describe_secret(name: str) -> list[str]:
 
 def create_secret(name: str) -> list[str]:
     return [
-        "secrets",
-        "create",
-        name,
-        "--replication-policy=automatic",
-        "--data-file=-",
+        "secrets", "create", name, "--replication-policy=automatic", "--data-file=-",
         f"--project={PROJECT}",
     ]
 
 
 def grant_secret(name: str) -> list[str]:
     return [
-        "secrets",
-        "add-iam-policy-binding",
-        name,
-        f"--member=serviceAccount:{SA}",
-        "--role=roles/secretmanager.secretAccessor",
-        f"--project={PROJECT}",
-        "--quiet",
+        "secrets", "add-iam-policy-binding", name, f"--member=serviceAccount:{SA}",
+        "--role=roles/secretmanager.secretAccessor", f"--project={PROJECT}", "--quiet",
     ]
 
 
@@ -238,20 +157,10 @@ GRANT_JOB_SECRET = grant_secret(JOB_SECRET)
 DESCRIBE_READ_SECRET = describe_secret(READ_SECRET)
 CREATE_READ_SECRET = create_secret(READ_SECRET)
 GRANT_READ_SECRET = grant_secret(READ_SECRET)
-ACCESS_SECRET = [
-    "secrets",
-    "versions",
-    "access",
-    "latest",
-    f"--secret={JOB_SECRET}",
-    f"--project={PROJECT}",
-]
+ACCESS_SECRET = ["secrets", "versions", "access", "latest", f"--secret={JOB_SECRET}",
+                 f"--project={PROJECT}"]
 DESCRIBE_SCHEDULE = [
-    "scheduler",
-    "jobs",
-    "describe",
-    "session-events-rollup",
-    f"--location={REGION}",
+    "scheduler", "jobs", "describe", "session-events-rollup", f"--location={REGION}",
     f"--project={PROJECT}",
 ]
 
@@ -259,22 +168,11 @@ DESCRIBE_SCHEDULE = [
 def schedule(verb: str, token: str) -> list[str]:
     header = "--headers" if verb == "create" else "--update-headers"
     return [
-        "scheduler",
-        "jobs",
-        verb,
-        "http",
-        "session-events-rollup",
-        f"--location={REGION}",
-        "--schedule=17 3 * * *",
-        "--time-zone=Etc/UTC",
-        f"--uri={FUNCTION_URL}/v1/jobs/rollup",
-        "--http-method=POST",
-        f"{header}=Authorization=Bearer {token}",
-        "--attempt-deadline=600s",
-        "--max-retry-attempts=3",
-        "--min-backoff=300s",
-        f"--project={PROJECT}",
-        "--quiet",
+        "scheduler", "jobs", verb, "http", "session-events-rollup", f"--location={REGION}",
+        "--schedule=17 3 * * *", "--time-zone=Etc/UTC", f"--uri={FUNCTION_URL}/v1/jobs/rollup",
+        "--http-method=POST", f"{header}=Authorization=Bearer {token}",
+        "--attempt-deadline=600s", "--max-retry-attempts=3", "--min-backoff=300s",
+        f"--project={PROJECT}", "--quiet",
     ]
 
 
@@ -390,9 +288,8 @@ def test_second_run_creates_nothing_and_succeeds(gcloud: FakeGcloud) -> None:
     for created in CREATED:
         assert created not in calls
     expected = [call for call in FRESH_PROJECT if call not in CREATED]
-    assert calls == [
-        schedule("update", JOB_TOKEN) if c == schedule("create", JOB_TOKEN) else c for c in expected
-    ]
+    assert calls == [schedule("update", JOB_TOKEN) if c == schedule("create", JOB_TOKEN) else c
+                     for c in expected]
     assert "(already exists)" in result.stderr
 
 
@@ -417,12 +314,12 @@ def test_dry_run_prints_the_exact_commands_and_runs_none(gcloud: FakeGcloud) -> 
     commands = [line for line in result.stdout.splitlines() if not line.startswith("#")]
     checks = (DESCRIBE_DB, DESCRIBE_SECRET, DESCRIBE_READ_SECRET, DESCRIBE_SA, DESCRIBE_SCHEDULE)
     reads = {len(FRESH_PROJECT) - 5, len(FRESH_PROJECT) - 4}  # the URL and the token
-    planned = [c for i, c in enumerate(FRESH_PROJECT) if c not in checks and i not in reads]
     planned = [
-        [
-            word.replace(FUNCTION_URL, "<function-url>").replace(JOB_TOKEN, "<job-token>")
-            for word in c
-        ]
+        c for i, c in enumerate(FRESH_PROJECT) if c not in checks and i not in reads
+    ]
+    planned = [
+        [word.replace(FUNCTION_URL, "<function-url>").replace(JOB_TOKEN, "<job-token>")
+         for word in c]
         for c in planned
     ]
     assert [shlex.split(line) for line in commands] == [["gcloud", *c] for c in planned]
@@ -495,13 +392,9 @@ def test_ingest_token_secret_is_granted_and_mounted(gcloud: FakeGcloud) -> None:
     calls = gcloud.calls()
     assert "secretmanager.googleapis.com" in calls[0]
     assert [
-        "secrets",
-        "add-iam-policy-binding",
-        "session-events-ingest-token",
-        f"--member=serviceAccount:{SA}",
-        "--role=roles/secretmanager.secretAccessor",
-        f"--project={PROJECT}",
-        "--quiet",
+        "secrets", "add-iam-policy-binding", "session-events-ingest-token",
+        f"--member=serviceAccount:{SA}", "--role=roles/secretmanager.secretAccessor",
+        f"--project={PROJECT}", "--quiet",
     ] in calls
     deploy = next(call for call in calls if call[:2] == ["functions", "deploy"])
     assert deploy[-2:] == [
@@ -559,19 +452,11 @@ def test_the_job_token_never_appears_in_the_output(gcloud: FakeGcloud) -> None:
 
 def test_a_new_job_token_is_random_and_passed_on_stdin(tmp_path: Path) -> None:
     script = SCRIPT.read_text()
-    assert '--data-file=- --project="$PROJECT" < <(random_token)' in script
-    first = subprocess.run(
-        ["bash", "-c", _function(script, "random_token")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    second = subprocess.run(
-        ["bash", "-c", _function(script, "random_token")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    assert "--data-file=- --project=\"$PROJECT\" < <(random_token)" in script
+    first = subprocess.run(["bash", "-c", _function(script, "random_token")],
+                           capture_output=True, text=True, check=True).stdout
+    second = subprocess.run(["bash", "-c", _function(script, "random_token")],
+                            capture_output=True, text=True, check=True).stdout
     assert re.fullmatch(r"[0-9a-f]{64}", first) and first != second
 
 
@@ -641,7 +526,7 @@ def parse_env_file(path: Path) -> dict[str, str]:
         if not line.strip() or line.startswith("#"):
             continue
         match = LINE.fullmatch(line)
-        assert match, f'not a KEY: "value" line: {line!r}'
+        assert match, f"not a KEY: \"value\" line: {line!r}"
         assert match[1] not in values, f"duplicate key {match[1]}"
         values[match[1]] = match[2]
     return values
