@@ -142,7 +142,7 @@ def test_forget_with_consent_off_erases_on_the_server_then_here(
 def test_forget_with_consent_on_turns_it_off_for_good(
     home: Any, run_cli: Any, forget_server: ForgetServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fill_local_state(home)
+    install = fill_local_state(home)
     assert run_cli("enable", "--url", forget_server.url).returncode == 0
     monkeypatch.setenv("ASHLR_TELEMETRY", "on")  # an "on" elsewhere does not bring it back
     forget_server.answer(200, {"ok": True, "deleted": 2})
@@ -154,6 +154,8 @@ def test_forget_with_consent_on_turns_it_off_for_good(
     status = json.loads(run_cli("status", "--json").stdout)
     assert status["consent"] == "off"
     assert local_state(home) == EMPTY
+    # The install keeps its id: a later `enable` sends under the same identity.
+    assert identity.kept_install_id(home.state, home.legacy) == install
 
 
 def test_forget_sends_the_ingest_token(
