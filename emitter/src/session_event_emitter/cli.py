@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "retry-dead": "retry_dead",
     "log": "log",
     "ref": "ref",
+    "forget": "forget",
 }
 SUBCOMMANDS = tuple(COMMAND_MODULES)
 
@@ -180,6 +181,19 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     )
     ref.add_argument("--session-id", default=None, help="the session (else the hook JSON on stdin)")
     ref.add_argument("refs", nargs="*", metavar="REF")
+    forget = sub.add_parser(
+        "forget",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="ask the server to delete every event of this install, then delete the local "
+        "state and turn telemetry off",
+    )
+    forget.add_argument(
+        "--dry-run",
+        dest="forget_dry_run",
+        action="store_true",
+        help="say what would be done; send and delete nothing",
+    )
     return parser
 
 
@@ -241,8 +255,11 @@ def run() -> NoReturn:
     """Console-script entry point: the hook path exits 0 even if main() itself breaks."""
     try:
         code = main()
+        sys.stdout.flush()  # here, so that a reader that went away is seen below
     except SystemExit:
         raise
+    except BrokenPipeError:
+        code = _reader_went_away()
     except BaseException as exc:
         is_hook = _is_hook_run(sys.argv[1:])
         if not is_hook:
@@ -251,6 +268,21 @@ def run() -> NoReturn:
     if not sys.argv[1:]:
         _end_bare_hook()
     sys.exit(code)
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``log | head``): end quietly with 0, as Unix tools do.
+
+    What is still buffered is dropped: stdout is pointed at /dev/null, so the interpreter's
+    last flush has nowhere to fail.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _end_bare_hook() -> NoReturn:
