@@ -15,10 +15,21 @@ from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import NoReturn
 
-SUBCOMMANDS = ("status", "flush", "enable", "disable", "retry-dead", "log", "ref")
+# Each subcommand and its module in commands/, which has a ``run(args) -> int``.
+COMMAND_MODULES = {
+    "status": "status",
+    "flush": "flush",
+    "enable": "enable",
+    "disable": "disable",
+    "retry-dead": "retry_dead",
+    "log": "log",
+    "ref": "ref",
+    "forget": "forget",
+}
+SUBCOMMANDS = tuple(COMMAND_MODULES)
 
 
 class UsageError(Exception):
@@ -33,6 +44,7 @@ class _BareHookArgs:
     dry_run = False
     tool_count: int | None = None
     tokens_saved: int | None = None
+    plugin_version: str | None = None
     command: str | None = None
 
 
@@ -110,6 +122,13 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument("--tool-count", type=_count(MAX_TOOL_COUNT), default=None)  # type: ignore[arg-type]
     parser.add_argument("--tokens-saved", type=_count(MAX_TOKENS_SAVED), default=None)  # type: ignore[arg-type]
+    parser.add_argument(
+        "--plugin-version",
+        default=None,
+        metavar="VERSION",
+        help="the version of the plugin running this hook (beats SESSION_EVENTS_PLUGIN_VERSION "
+        "and $CLAUDE_PLUGIN_ROOT's plugin.json / package.json); a malformed one is passed over",
+    )
     if not with_commands:
         parser.set_defaults(command=None)
         return parser
@@ -162,6 +181,19 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     )
     ref.add_argument("--session-id", default=None, help="the session (else the hook JSON on stdin)")
     ref.add_argument("refs", nargs="*", metavar="REF")
+    forget = sub.add_parser(
+        "forget",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="ask the server to delete every event of this install, then delete the local "
+        "state and turn telemetry off",
+    )
+    forget.add_argument(
+        "--dry-run",
+        dest="forget_dry_run",
+        action="store_true",
+        help="say what would be done; send and delete nothing",
+    )
     return parser
 
 
@@ -173,9 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The bare hook, the common case: no flags to parse, so argparse is not loaded.
         return _hook(_BareHookArgs())
     if arguments[0] == "ref" and not any(token.startswith("-") for token in arguments[1:]):
-        from session_event_emitter import refs
+        from session_event_emitter.commands import ref
 
-        return refs.command(_BareRefArgs(arguments[1:]))
+        return ref.run(_BareRefArgs(arguments[1:]))
     wants_commands = any(token in SUBCOMMANDS or token in ("-h", "--help") for token in arguments)
     parser = build_parser(with_commands=wants_commands)
     try:
@@ -185,29 +217,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if _is_hook_run(arguments) else 2
     if args.command is None:
         return _hook(args)
-    if args.command == "ref":  # run by a hook after every tool call: it loads only refs
-        from session_event_emitter import refs
+    # Only the chosen command's module is loaded: `ref` runs after every tool call.
+    from importlib import import_module
 
-        return refs.command(args)
-    from session_event_emitter import commands
-
-    handler = {
-        "status": commands.status,
-        "flush": commands.flush,
-        "enable": commands.enable,
-        "disable": commands.disable,
-        "retry-dead": commands.retry_dead,
-        "log": commands.log,
-    }[args.command]
+    module = import_module(f"session_event_emitter.commands.{COMMAND_MODULES[args.command]}")
+    handler: Callable[[argparse.Namespace], int] = module.run
     return handler(args)
 
 
 def _is_hook_run(arguments: Sequence[str]) -> bool:
     """The SessionEnd hook, or ``ref`` run from a hook: such runs always exit 0."""
     if "ref" in arguments:
-        from session_event_emitter import refs
+        from session_event_emitter.commands import ref
 
-        return refs.runs_as_hook(arguments, sys.stdin)
+        return ref.runs_as_hook(arguments, sys.stdin)
     return not any(token in SUBCOMMANDS for token in arguments)
 
 
@@ -220,6 +243,7 @@ def _hook(args: argparse.Namespace | _BareHookArgs) -> int:
             url=args.url,
             tool_count=args.tool_count,
             tokens_saved=args.tokens_saved,
+            plugin_version=args.plugin_version,
             dry_run=args.dry_run,
         )
     except BaseException as exc:  # the hook must never fail the session
@@ -231,8 +255,11 @@ def run() -> NoReturn:
     """Console-script entry point: the hook path exits 0 even if main() itself breaks."""
     try:
         code = main()
+        sys.stdout.flush()  # here, so that a reader that went away is seen below
     except SystemExit:
         raise
+    except BrokenPipeError:
+        code = _reader_went_away()
     except BaseException as exc:
         is_hook = _is_hook_run(sys.argv[1:])
         if not is_hook:
@@ -241,6 +268,21 @@ def run() -> NoReturn:
     if not sys.argv[1:]:
         _end_bare_hook()
     sys.exit(code)
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``log | head``): end quietly with 0, as Unix tools do.
+
+    What is still buffered is dropped: stdout is pointed at /dev/null, so the interpreter's
+    last flush has nowhere to fail.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _end_bare_hook() -> NoReturn:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import TextIO
 
+    from session_event_emitter.pluginversion import PluginVersion
+
 STDIN_LIMIT = 1024 * 1024
 STDIN_TIMEOUT_SECONDS = 0.5
 
@@ -65,6 +67,7 @@ def run_hook(
     url: str | None = None,
     tool_count: int | None = None,
     tokens_saved: int | None = None,
+    plugin_version: str | None = None,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
@@ -81,7 +84,12 @@ def run_hook(
             diagnostics.debug(__name__, "nothing stored: %s", why_not)
             return
     # Only now, with consent, load what building and storing an event needs.
-    from session_event_emitter.event import HookInput, build_event, idempotency_key
+    from session_event_emitter.event import (
+        HookInput,
+        build_event,
+        idempotency_key,
+        known_session_id,
+    )
     from session_event_emitter.outbox import Outbox
     from session_event_emitter.spawn import start_sender
 
@@ -92,17 +100,14 @@ def run_hook(
         env,
         tool_count=tool_count,
         tokens_saved=tokens_saved,
+        plugin_version=plugin_version,
         create_install_id=not dry_run,
     )
     if dry_run:
-        import json
+        from session_event_emitter.pluginversion import resolve
 
-        out = sys.stdout if stdout is None else stdout
-        out.write(json.dumps(event, indent=2) + "\n")
-        out.flush()
-        why_not = _why_nothing_is_stored(settings) or settings.url_problem
-        if why_not is not None:
-            sys.stderr.write(f"note: {why_not}; nothing would be sent\n")
+        version = resolve(plugin_version, env)
+        _print_dry_run(event, settings, known_session_id(hook, env) is None, stdout, version)
         return
     outbox = Outbox(settings.home_dir)
     try:
@@ -124,6 +129,43 @@ def run_hook(
         # The sender records this for `status` too; parsing the URL here costs only debuggers.
         diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)
     (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
+
+
+def _print_dry_run(
+    event: dict[str, object],
+    settings: Settings,
+    random_session: bool,
+    stdout: TextIO | None,
+    version: PluginVersion,
+) -> None:
+    """The event on stdout; on stderr, where its plugin_version came from, and each way in
+    which the real one will differ (a "note:")."""
+    import json
+
+    from session_event_emitter.event import IDENTITY_NOT_MADE_YET
+
+    out = sys.stdout if stdout is None else stdout
+    out.write(json.dumps(event, indent=2) + "\n")
+    out.flush()
+    for skipped in version.skipped:
+        sys.stderr.write(f"plugin_version: {skipped}\n")
+    sys.stderr.write(f"plugin_version {version.value} (source: {version.source})\n")
+    notes = []
+    if event["identity_hash"] == IDENTITY_NOT_MADE_YET:
+        notes.append(
+            "this install has no install id yet (a dry run writes nothing): identity_hash "
+            "is made at the first consented run"
+        )
+    if random_session:
+        notes.append(
+            "no session id was given (session_id on stdin, or CLAUDE_SESSION_ID): "
+            "session_id_hash is random, a new one in each run"
+        )
+    why_not = _why_nothing_is_stored(settings) or settings.url_problem
+    if why_not is not None:
+        notes.append(f"{why_not}; nothing would be sent")
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
 
 
 def _why_nothing_is_stored(settings: Settings) -> str | None:

@@ -132,6 +132,29 @@ def install_id(home: StrPath, legacy_dir: StrPath, *, create: bool) -> str:
     return own
 
 
+def kept_install_id(home: StrPath, legacy_dir: StrPath) -> str | None:
+    """The install id as the next consented run will use it, if one exists yet; writes nothing.
+
+    None before the first consented run has made one (``--dry-run`` says so instead).
+    """
+    return _read_id(os.path.join(legacy_dir, MACHINE_ID_FILE)) or _read_id(
+        os.path.join(home, INSTALL_ID_FILE)
+    )
+
+
+def every_install_id(home: StrPath, legacy_dir: StrPath) -> list[str]:
+    """Every install id this machine's events can carry, each once; writes nothing.
+
+    The original plugin's ``machine-id`` and the id kept under `home` are the same id once
+    both exist, but events sent before the original wrote its own carry ours.
+    """
+    found = [
+        _read_id(os.path.join(legacy_dir, MACHINE_ID_FILE)),
+        _read_id(os.path.join(home, INSTALL_ID_FILE)),
+    ]
+    return list(dict.fromkeys(text for text in found if text is not None))
+
+
 def _own_install_id(home: StrPath, *, create: bool) -> str:
     path = os.path.join(home, INSTALL_ID_FILE)
     existing = _read_id(path)

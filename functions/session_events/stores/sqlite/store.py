@@ -224,6 +224,30 @@ class SqliteStore:
         with self._connection() as conn:
             conn.execute("SELECT 1 FROM session_events LIMIT 1").fetchall()
 
+    def erase_identities(self, identity_hashes: Sequence[str]) -> int:
+        """One DELETE through the (identity_hash, ended_at) index: every row goes, or none.
+
+        The deleted rows' bytes are overwritten (`secure_delete`), and the write-ahead log,
+        which still holds them as they were written, is checkpointed into the file and
+        emptied unless a reader holds it (then the next checkpoint overwrites them).
+        """
+        if not identity_hashes:
+            return 0
+        marks = ", ".join("?" * len(identity_hashes))
+        with self._connection() as conn:
+            conn.execute("PRAGMA secure_delete = ON")
+            try:
+                cursor = conn.execute(
+                    f"DELETE FROM session_events WHERE identity_hash IN ({marks})",  # noqa: S608
+                    list(identity_hashes),
+                )
+            finally:
+                conn.execute("PRAGMA secure_delete = OFF")
+            if cursor.rowcount:
+                with contextlib.suppress(sqlite3.OperationalError):  # a reader holds the log
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return int(cursor.rowcount)
+
     # ---- read side ---------------------------------------------------------------------
 
     @contextmanager
@@ -280,12 +304,22 @@ class SqliteStore:
         cursor = Cursor(str(page[-1][2]), str(page[-1][9])) if more and page else None
         return SessionPage(_stored(page), cursor)
 
-    def session(self, session_id_hash: str) -> StoredEvent | None:
+    def session_senders(self, session_id_hash: str, limit: int) -> list[str]:
+        """In the order stored: `received_at`, then the row number (a later insert's is larger)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT identity_hash FROM session_events WHERE session_id_hash = ? "
+                "ORDER BY received_at, rowid LIMIT ?",
+                (session_id_hash, limit),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def session(self, identity_hash: str, session_id_hash: str) -> StoredEvent | None:
         with self._reading() as conn:
             row = conn.execute(
                 f"SELECT {READ_COLUMNS} FROM session_events "  # noqa: S608 (constant columns)
-                "WHERE session_id_hash = ? ORDER BY ended_at DESC LIMIT 1",
-                (session_id_hash,),
+                "WHERE identity_hash = ? AND session_id_hash = ?",
+                (identity_hash, session_id_hash),
             ).fetchone()
         return None if row is None else _stored([row])[0]
 
