@@ -9,6 +9,10 @@ posts synchronously with a 500 ms timeout (what the original emitter did).
 
 ``ref`` (``session-event-emit ref REF...``, which a PostToolUse hook runs after every tool
 call) is timed in the same rounds: it touches no network, so it is one figure.
+
+The sender a hook starts takes a few hundred milliseconds of CPU (it loads an HTTP
+client); each command is timed only once the senders of earlier runs have ended, so no
+figure, the baselines included, is measured beside one.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from servers import hanging_server, refused_port, serve
 
 SYNC_POST = Path(__file__).resolve().parent / "sync_post.py"
 CASES = ("ok", "refused", "hanging")
-SENDER_DEADLINE_S = "2"
-SETTLE_S = 0.35  # lets the detached sender of the previous run finish its start-up
+SENDER_DEADLINE_S = "1"
+SETTLE_S = 0.35  # where /proc cannot tell when a sender ended: its start-up is over by then
+SENDER_MODULE = b"session_event_emitter.send.sender"
 
 
 def _git_repository(directory: Path, env: dict[str, str]) -> Path:
@@ -60,6 +65,40 @@ def _plugin(directory: Path) -> Path:
     manifest.parent.mkdir(parents=True)
     manifest.write_text(json.dumps({"name": "bench-plugin", "version": "1.4.2"}))
     return manifest.parents[1]
+
+
+def _senders_running(marker: bytes) -> bool | None:
+    """Whether a sender whose environment names `marker` (this run's folder) still runs;
+    None where /proc cannot tell."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if SENDER_MODULE not in cmdline.read():
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                if marker in environ.read():
+                    return True
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+    return False
+
+
+def _wait_for_senders(marker: bytes) -> None:
+    """Return once the senders started by this run's hooks have ended (each ends by its
+    deadline), or after SETTLE_S where that cannot be seen."""
+    give_up = time.monotonic() + float(SENDER_DEADLINE_S) + 5
+    while time.monotonic() < give_up:
+        running = _senders_running(marker)
+        if running is None:
+            time.sleep(SETTLE_S)
+            return
+        if not running:
+            return
+        time.sleep(0.01)
 
 
 def _timed(command: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, float]:
@@ -103,6 +142,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
     cpu: dict[str, dict[str, list[float]]] = {name: {c: [] for c in CASES} for name in names}
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-hook-")))
+        marker = str(tmp).encode()  # every sender of this run has it in SESSION_EVENTS_HOME
         urls = {
             "ok": f"http://127.0.0.1:{stack.enter_context(serve('function', tmp / 'data')).port}",
             "refused": f"http://127.0.0.1:{refused_port()}",
@@ -132,23 +172,20 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
                 }
                 sync_post = [str(python), str(SYNC_POST), urls[case]]
                 commands = [
-                    ("hook", [str(hook)], hook_input, True),
-                    ("ref", [str(hook), "ref", "owner-repo", "docs:setup"], hook_input, False),
-                    ("python_startup", [str(python), "-c", "pass"], b"", False),
-                    ("hook_sync_baseline", sync_post, hook_input, True),
-                    ("python_startup_nosite", [str(python), "-S", "-c", "pass"], b"", False),
+                    ("hook", [str(hook)], hook_input),
+                    ("ref", [str(hook), "ref", "owner-repo", "docs:setup"], hook_input),
+                    ("python_startup", [str(python), "-c", "pass"], b""),
+                    ("hook_sync_baseline", sync_post, hook_input),
+                    ("python_startup_nosite", [str(python), "-S", "-c", "pass"], b""),
                 ]
-                for name, command, stdin, settle in (
-                    commands if round_no % 2 == 0 else commands[::-1]
-                ):
+                for name, command, stdin in commands if round_no % 2 == 0 else commands[::-1]:
+                    _wait_for_senders(marker)
                     wall, cpu_ms = _timed(command, stdin, env)
                     samples[name][case].append(wall)
                     cpu[name][case].append(cpu_ms)
-                    if settle:
-                        time.sleep(SETTLE_S)
         # Senders still waiting on the hanging socket end at their deadline; wait them out
         # before the socket goes away so that none of them outlives the benchmark.
-        time.sleep(float(SENDER_DEADLINE_S) + 0.5)
+        _wait_for_senders(marker)
     for name in names:
         print(
             f"  {name:22} "
@@ -191,5 +228,6 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
             "installed_by": emitter_venv.installer(),
             "cwd": "a git repository with one commit",
             "plugin": "CLAUDE_PLUGIN_ROOT set: the version is read from its plugin.json",
+            "between_runs": "each command starts once earlier runs' senders have ended",
         },
     }
