@@ -48,7 +48,7 @@ bench: install ## Run the benchmarks, print their figures, write tests/bench/res
 
 rollup: install ## Run the rollup job once against the configured store (SQLite by default)
 	SESSION_EVENTS_STORE=$${SESSION_EVENTS_STORE:-sqlite} PYTHONPATH=functions \
-	  $(PY) -m session_events.job
+	  $(PY) -m session_events.rollups.job
 
 deploy: ## Deploy with gcloud (GOOGLE_CLOUD_PROJECT, REGION; DRY_RUN=1 prints the commands)
 	@bash infra/deploy.sh

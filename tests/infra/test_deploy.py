@@ -508,7 +508,7 @@ def test_env_file_carries_no_ingest_token() -> None:
 
 
 def test_env_file_is_valid_for_the_function_settings() -> None:
-    from session_events.config import Settings
+    from session_events.ingest.config import Settings
 
     settings = Settings.from_env(parse_env_file(ENV_FILE))
     assert settings.store == "firestore"
