@@ -33,8 +33,8 @@ from typing import Any
 
 import opendp.prelude as dp
 
-from session_events.errors import ConfigurationError
-from session_events.readmodel import StoredEvent, stamp
+from session_events.core.errors import ConfigurationError
+from session_events.stores.readmodel import StoredEvent, stamp
 from session_events.rollups.weeks import IsoWeek
 
 dp.enable_features("contrib", "honest-but-curious")
