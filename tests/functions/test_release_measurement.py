@@ -17,9 +17,7 @@ import opendp.prelude as dp
 import pytest
 from support import hexhash
 
-from session_events.stores.readmodel import StoredEvent
 from session_events.rollups.release import (
-    DELTA,
     REFS_PER_IDENTITY,
     SESSIONS_PER_IDENTITY,
     SPLIT,
@@ -29,14 +27,15 @@ from session_events.rollups.release import (
     TOOL_COUNT_GRID,
     BudgetExceeded,
     Contribution,
-    ReleaseSettings,
     contributions,
     measure,
     plan,
     publish,
     release_week,
 )
+from session_events.rollups.releases import DELTA, ReleaseSettings
 from session_events.rollups.weeks import IsoWeek
+from session_events.stores.readmodel import StoredEvent
 
 WEEK = IsoWeek.parse("2026-W10")  # Monday 2026-03-02 to Sunday 2026-03-08
 SETTINGS = ReleaseSettings(

@@ -11,9 +11,8 @@ from typing import Any
 
 from session_events.core.displayid import DisplayIds
 from session_events.core.timestamps import parse_rfc3339
-from session_events.read.public import last_run_day
 from session_events.rollups.compute import RefRow, VersionRow
-from session_events.rollups.documents import read_daily, read_refs, read_versions
+from session_events.rollups.documents import last_run_day, read_daily, read_refs, read_versions
 from session_events.stores.base import ReadStore
 from session_events.stores.readmodel import Cursor, StoredEvent, day_start, days_back, stamp
 

@@ -34,8 +34,9 @@ from typing import Any
 import opendp.prelude as dp
 
 from session_events.core.errors import ConfigurationError
-from session_events.stores.readmodel import StoredEvent, stamp
+from session_events.rollups.releases import DELTA, ReleaseSettings, privacy_block
 from session_events.rollups.weeks import IsoWeek
+from session_events.stores.readmodel import StoredEvent, stamp
 
 dp.enable_features("contrib", "honest-but-curious")
 
@@ -45,7 +46,6 @@ SESSIONS_PER_IDENTITY = 20
 REFS_PER_IDENTITY = 5
 TOOL_COUNT_BOUNDS = (0, 1000)
 TOKENS_SAVED_BOUNDS = (0, 2_000_000)
-DELTA = 1e-7
 
 # Medians are chosen among these candidates only, so an output is never one person's value.
 TOOL_COUNT_GRID = (
@@ -77,22 +77,13 @@ _FIT = 1 - 1e-9
 MAX_KEYS = 500
 
 
+@lru_cache(maxsize=1)
 def opendp_version() -> str:
     return package_version("opendp")
 
 
 class BudgetExceeded(ConfigurationError):
     """The release as configured would spend more than its budget; nothing is released."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseSettings:
-    """ε per identity-week, K, and the declared (public) versions and refs."""
-
-    epsilon: float = 1.0
-    k: int = 10
-    public_versions: tuple[str, ...] = ()
-    public_refs: tuple[str, ...] = ()
 
 
 # -- contribution bounds ----------------------------------------------------------------------
@@ -394,12 +385,7 @@ def publish(
     return {
         "week": week.name,
         "released_at": released_at,
-        "privacy": {
-            "unit": "identity-week",
-            "epsilon": settings.epsilon,
-            "delta": DELTA,
-            "library": f"opendp {opendp_version()}",
-        },
+        "privacy": privacy_block(settings.epsilon, f"opendp {opendp_version()}"),
         "spent": {"epsilon": spent[0], "delta": spent[1]},
         "k": k,
         "identities": identities if published else None,
