@@ -46,7 +46,9 @@ def _room(module: str) -> str:
 
 def test_the_package_is_grouped_in_rooms() -> None:
     flat = sorted(
-        path.name for path in PACKAGE.glob("*.py") if path.name not in ("__init__.py", "runtime.py")
+        path.name
+        for path in PACKAGE.glob("*.py")
+        if path.name not in ("__init__.py", "runtime.py")
     )
     assert flat == [], f"modules outside a room: {flat}"
 

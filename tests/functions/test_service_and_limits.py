@@ -184,7 +184,9 @@ def test_two_instances_creating_one_database_at_once_share_it(tmp_path: Path) ->
     def instance(number: int) -> None:
         service = IngestService(SqliteStore(path))
         start.wait()
-        outcomes.append(service.ingest(make_event(str(number))))
+        outcomes.append(
+            service.ingest(make_event(str(number)))
+        )
 
     threads = [threading.Thread(target=instance, args=(n,)) for n in range(4)]
     for thread in threads:
