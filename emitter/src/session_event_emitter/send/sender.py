@@ -1,4 +1,4 @@
-"""The detached sender: ``python -m session_event_emitter.sender``, started by the hook.
+"""The detached sender: ``python -m session_event_emitter.send.sender``, started by the hook.
 
 Its hard deadline is armed before anything else is imported (deadline.py): the hook passes
 the deadline and the resolved home on the command line, so no file has to be read first.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from session_event_emitter import deadline
+from session_event_emitter.send import deadline
 
 # Past the run's own deadline, the kernel's: the run ends itself on time unless blocked.
 GRACE_SECONDS = 1.0
@@ -42,12 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     started = time.monotonic()
-    parser = argparse.ArgumentParser(prog="session_event_emitter.sender")
+    parser = argparse.ArgumentParser(prog="session_event_emitter.send.sender")
     parser.add_argument("--url", default=None)
     parser.add_argument("--deadline", type=float, default=None)
     args = parser.parse_args(arguments)
 
-    from session_event_emitter import delivery, diagnostics
+    from session_event_emitter import diagnostics
+    from session_event_emitter.send import delivery
     from session_event_emitter.settings import Settings
 
     settings = Settings.load(url=args.url, sender_deadline=args.deadline)

@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 
 from urllib3.util import Retry
 
-from session_event_emitter import audit, modes
-from session_event_emitter.answers import (
+from session_event_emitter.clock import utc_now_text
+from session_event_emitter.outbox import Entry, Outbox
+from session_event_emitter.send import audit, modes
+from session_event_emitter.send.answers import (
     ACCEPTED,
     DUPLICATE,
     INVALID,
@@ -41,11 +43,9 @@ from session_event_emitter.answers import (
     read_batch,
     read_single,
 )
-from session_event_emitter.clock import utc_now_text
-from session_event_emitter.gate import request_gate, sender_lock
-from session_event_emitter.outbox import Entry, Outbox
+from session_event_emitter.send.gate import request_gate, sender_lock
+from session_event_emitter.send.transport import Answer, Transport, Unreachable
 from session_event_emitter.settings import Settings
-from session_event_emitter.transport import Answer, Transport, Unreachable
 
 MAX_BATCH_EVENTS = 100
 MAX_BATCH_BYTES = 512 * 1024

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from urllib3.exceptions import InvalidHeader
 from urllib3.util import Retry
 
-from session_event_emitter.transport import Answer
+from session_event_emitter.send.transport import Answer
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
