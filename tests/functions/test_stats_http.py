@@ -7,6 +7,9 @@ the headers, the privacy terms, and what is refused.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import AppFactory
 from flask.testing import FlaskClient
-from support import BATCH_URL, hexhash
+from support import BATCH_URL, MAIN, ROOT, event, hexhash
 
 from session_events.contract.schema import format_timestamp
 from session_events.rollups.weeks import IsoWeek, due_weeks
@@ -407,3 +410,47 @@ def test_job_answer_matches_its_published_model(
     client = make_client(**sqlite_env, SESSION_EVENTS_JOB_TOKEN=JOB_TOKEN)
     answer = JobAnswer.model_validate(client.post(JOB, headers=bearer(JOB_TOKEN)).get_json())
     assert answer.events == 0
+
+
+def test_opendp_is_imported_by_the_job_only(tmp_path: Path) -> None:
+    """A cold instance answers ingest, the public answers and the public page without
+    importing OpenDP; the rollup job imports it when it releases weeks."""
+    script = f"""
+import json, sys
+import functions_framework
+app = functions_framework.create_app(target="session_events", source={MAIN!r})
+client = app.test_client()
+seen = []
+answer = client.post("/v1/session-events", json={json.dumps(event())})
+seen.append([answer.status_code, "opendp" in sys.modules])
+for path in ("/v1/stats/weeks", "/v1/stats/versions", "/v1/stats/refs", "/stats/"):
+    seen.append([client.get(path).status_code, "opendp" in sys.modules])
+answer = client.post("/v1/jobs/rollup", headers={{"Authorization": "Bearer {JOB_TOKEN}"}})
+seen.append([answer.status_code, "opendp" in sys.modules])
+print(json.dumps(seen))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT / "functions"),
+            "SESSION_EVENTS_STORE": "sqlite",
+            "SESSION_EVENTS_SQLITE_PATH": str(tmp_path / "events.db"),
+            "SESSION_EVENTS_PUBLIC_STATS": "on",
+            "SESSION_EVENTS_JOB_TOKEN": JOB_TOKEN,
+        },
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == [
+        [202, False],
+        [200, False],
+        [200, False],
+        [200, False],
+        [200, False],
+        [200, True],
+    ]
