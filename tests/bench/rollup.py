@@ -31,8 +31,8 @@ from session_events.rollups.job import release_due_weeks, run_rollup
 from session_events.rollups.release import contributions, plan, release_week
 from session_events.rollups.releases import ReleaseSettings, release_key, write_release
 from session_events.rollups.weeks import due_weeks
-from session_events.stores.readmodel import stamp
 from session_events.stores.base import EventRecord
+from session_events.stores.readmodel import stamp
 from session_events.stores.sqlite.store import SqliteStore
 
 NOW = datetime(2026, 5, 28, 23, 0, tzinfo=UTC)  # a Thursday: 2026-W21 has just become due
