@@ -7,8 +7,7 @@ this pytest). ``RELIABILITY_OPENAPI_EXAMPLES`` sets the examples per operation (
 400, about a thousand ingest cases in a few minutes on 2 cores; raise it for a longer
 hunt, lower it for a quick run).
 The read side's operations (statistics, their page and the operator's view, with the read
-token) get
-a twentieth of that: their inputs are a few bounded query parameters. The job route is
+token) get a twentieth of that: their inputs are a few bounded query parameters. The job route is
 left out: without its token it only answers 401, and with it every case would run a job.
 """
 
