@@ -90,6 +90,12 @@ def _read_windowed(store: RollupReader, key: str) -> tuple[str | None, list[dict
     return str(head["as_of"]), rows
 
 
+def last_run_day(store: RollupReader, today: date) -> date:
+    """The last day of the last run's windows (today when no run has written yet)."""
+    as_of, _rows = read_versions(store, "7d")
+    return date.fromisoformat(as_of) if as_of else today
+
+
 def read_versions(store: RollupReader, window: str) -> tuple[str | None, list[VersionRow]]:
     """(as_of, rows) of the last run's versions rollup over `window` (7d or 28d)."""
     as_of, rows = _read_windowed(store, f"versions:{window}")
