@@ -197,9 +197,6 @@ def _handler(server: FaultServer) -> type[QuietHandler]:
 @contextlib.contextmanager
 def running(server: FaultServer) -> Iterator[FaultServer]:
     """Serve `server` on a free loopback port for the duration of the block."""
-    with LoopbackServer(_handler(server)) as httpd:
+    with LoopbackServer(_handler(server), stopping=server.release) as httpd:
         server.port = httpd.port
-        try:
-            yield server
-        finally:
-            server.release.set()
+        yield server

@@ -121,15 +121,21 @@ class LoopbackServer(ThreadingHTTPServer):
     block; `handler` answers each connection in a thread of its own.
 
     ``stopping`` is set as the block ends, before the server stops: a handler that hangs on
-    purpose waits on it, so no connection outlives the test.
+    purpose waits on it, so no connection outlives the test (a stand-in may hand in its own
+    event, which a test can also set earlier).
     """
 
     daemon_threads = True
     request_queue_size = 128  # many clients at once are taken, not refused
 
-    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
+    def __init__(
+        self,
+        handler: type[socketserver.BaseRequestHandler],
+        *,
+        stopping: threading.Event | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), handler)
-        self.stopping = threading.Event()
+        self.stopping = threading.Event() if stopping is None else stopping
         self._thread = threading.Thread(
             target=self.serve_forever, args=(0.05,), name="loopback-server", daemon=True
         )

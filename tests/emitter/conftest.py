@@ -194,12 +194,9 @@ def _handler_for(stub: StubServer) -> type[QuietHandler]:
 @pytest.fixture
 def stub_server() -> Iterator[StubServer]:
     stub = StubServer()
-    with LoopbackServer(_handler_for(stub)) as server:
+    with LoopbackServer(_handler_for(stub), stopping=stub.release) as server:
         stub.port = server.port
-        try:
-            yield stub
-        finally:
-            stub.release.set()
+        yield stub
 
 
 @pytest.fixture

@@ -380,12 +380,9 @@ def _proxy_handler(proxy: FaultProxy) -> type[QuietHandler]:
 
 @contextlib.contextmanager
 def running_proxy(proxy: FaultProxy) -> Iterator[FaultProxy]:
-    with LoopbackServer(_proxy_handler(proxy)) as server:
+    with LoopbackServer(_proxy_handler(proxy), stopping=proxy.release) as server:
         proxy.port = server.port
-        try:
-            yield proxy
-        finally:
-            proxy.release.set()
+        yield proxy
 
 
 @dataclass
