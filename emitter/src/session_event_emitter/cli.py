@@ -232,8 +232,11 @@ def run() -> NoReturn:
     """Console-script entry point: the hook path exits 0 even if main() itself breaks."""
     try:
         code = main()
+        sys.stdout.flush()  # here, so that a reader that went away is seen below
     except SystemExit:
         raise
+    except BrokenPipeError:
+        code = _reader_went_away()
     except BaseException as exc:
         is_hook = _is_hook_run(sys.argv[1:])
         if not is_hook:
@@ -242,6 +245,21 @@ def run() -> NoReturn:
     if not sys.argv[1:]:
         _end_bare_hook()
     sys.exit(code)
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``log | head``): end quietly with 0, as Unix tools do.
+
+    What is still buffered is dropped: stdout is pointed at /dev/null, so the interpreter's
+    last flush has nowhere to fail.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _end_bare_hook() -> NoReturn:

@@ -26,6 +26,11 @@ def _endpoint_line(settings: Settings) -> str:
 
 
 def _last_delivery_line(last: dict[str, object]) -> str:
+    if last.get("outcome") == audit.RUNNING:
+        return (
+            f"running since {last.get('started_at', '?')} (process {last.get('pid', '?')}), "
+            f"until its deadline {last.get('deadline_at', '?')} at the latest"
+        )
     counts = ", ".join(
         f"{name.replace('_', ' ')} {last.get(name, 0)}"
         for name in ("accepted", "duplicate", "dead_lettered", "retry_later", "remaining")
@@ -41,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     outbox = Outbox(settings.home)
     depth = outbox.depth()
     dead = outbox.dead_letters()
-    last = audit.read_last_delivery(settings.home)
+    last = audit.as_seen_now(audit.read_last_delivery(settings.home))
     endpoint = settings.endpoint
     report = {
         "consent": "on" if settings.consent.enabled else "off",

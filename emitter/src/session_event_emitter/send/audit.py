@@ -2,14 +2,18 @@
 
 ``delivered.jsonl`` gets one line per event the server acknowledged (accepted or
 duplicate); past 1 MiB it is rotated once to ``delivered.jsonl.1``.
-``last-delivery.json`` holds the outcome of the most recent sender run for ``status``.
+``last-delivery.json`` holds the outcome of the most recent sender run for ``status``;
+while a run is under way it says so (``running``, since when, until which deadline, its
+process), and a run that ended without writing its outcome is read as cut short.
 """
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -24,6 +28,11 @@ from session_event_emitter.fsutil import (
 LOG_NAME = "delivered.jsonl"
 LAST_DELIVERY_NAME = "last-delivery.json"
 ROTATE_BYTES = 1024 * 1024
+RUNNING = "running"
+CUT_SHORT = "cut_short"
+# Past its deadline a run is ended by the kernel within a grace second: give it that, and
+# a little more, before its "running" is read as cut short whatever its process id says.
+_RUNNING_GRACE_SECONDS = 3.0
 
 
 def append_delivered(home: Path, records: Iterable[Mapping[str, object]]) -> None:
@@ -71,3 +80,67 @@ def write_last_delivery(home: Path, result: Mapping[str, object]) -> None:
 
 def read_last_delivery(home: Path) -> dict[str, object]:
     return read_json_object(home / LAST_DELIVERY_NAME, 64 * 1024)
+
+
+def _utc_text(epoch: float) -> str:
+    whole = int(epoch)
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)) + (
+        f"{int((epoch - whole) * 1000):03d}Z"
+    )
+
+
+def _epoch(text: object) -> float | None:
+    if not isinstance(text, str) or len(text) < 19:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def running_record(deadline_seconds: float) -> dict[str, object]:
+    """The record of a run starting now: what ``status`` shows while it goes on."""
+    now = time.time()
+    return {
+        "at": _utc_text(now),
+        "outcome": RUNNING,
+        "started_at": _utc_text(now),
+        "deadline_at": _utc_text(now + max(deadline_seconds, 0.0)),
+        "pid": os.getpid(),
+        "detail": "a delivery is running; its events stay pending until they have a verdict",
+    }
+
+
+def _process_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
+def is_running(record: Mapping[str, object]) -> bool:
+    """Whether the run this record describes is still under way."""
+    if record.get("outcome") != RUNNING:
+        return False
+    deadline = _epoch(record.get("deadline_at"))
+    if deadline is None or time.time() > deadline + _RUNNING_GRACE_SECONDS:
+        return False
+    return _process_alive(record.get("pid"))
+
+
+def as_seen_now(record: dict[str, object]) -> dict[str, object]:
+    """The record as it stands now: a "running" run that ended without its outcome (its
+    deadline, a kill, a crash) is cut short."""
+    if record.get("outcome") != RUNNING or is_running(record):
+        return record
+    return {
+        **record,
+        "outcome": CUT_SHORT,
+        "detail": "the delivery that started then ended before it finished (its deadline, or "
+        "its process was stopped); its events stay pending",
+    }

@@ -80,6 +80,8 @@ class Report:
     remaining: int = 0
     requests: int = 0
     mode: str = "batch"
+    # The last record of the run this one waited for (flush during a running delivery).
+    waited_for: dict[str, object] | None = None
 
     def as_record(self) -> dict[str, object]:
         return {
@@ -161,35 +163,49 @@ class Delivery:
     def remaining(self) -> float:
         return self.deadline_at - self.clock()
 
-    def run(self) -> Report:
-        wait_until = self.deadline_at if self.policy.wait_for_lock else None
-        with sender_lock(self.home, wait_until=wait_until, clock=self.clock) as held:
+    def run(self, on_wait: Callable[[dict[str, object]], None] | None = None) -> Report:
+        """One run. When another holds the sender lock: with `policy.wait_for_lock`, tell
+        `on_wait` about it (its last record) and wait until this run's deadline at most."""
+        with sender_lock(self.home, clock=self.clock) as held:
+            if held:
+                return self._run_holding_lock()
+        running = audit.read_last_delivery(self.home)
+        if not self.policy.wait_for_lock:
+            return self._busy(running)
+        if on_wait is not None:
+            on_wait(running)
+        with sender_lock(self.home, wait_until=self.deadline_at, clock=self.clock) as held:
             if not held:
-                self.report.outcome = "busy"
-                self.report.detail = "another delivery is running"
-                self.report.remaining = self.outbox.depth().events
-                return self.report
-            # Overwritten at the end; if the deadline ends the process first, this stays.
-            audit.write_last_delivery(
-                self.home,
-                Report(
-                    outcome="cut_short",
-                    detail="stopped at its deadline before it finished; events stay pending",
-                ).as_record(),
+                return self._busy(running)
+            self.report.waited_for = audit.as_seen_now(audit.read_last_delivery(self.home))
+            return self._run_holding_lock()
+
+    def _busy(self, running: dict[str, object]) -> Report:
+        self.report.outcome = "busy"
+        self.report.detail = "another delivery is running"
+        if running.get("outcome") == audit.RUNNING:
+            self.report.detail += (
+                f" (since {running.get('started_at')}, until {running.get('deadline_at')})"
             )
-            self.outbox.enforce_limits()
-            endpoint = self.load().endpoint
-            if endpoint is not None and (
-                endpoint.batch is None or modes.single_only(self.home, endpoint.batch)
-            ):
-                self.report.mode = "single"
-            try:
-                self._drain()
-            except _Stop as stop:
-                self.report.outcome, self.report.detail = stop.outcome, stop.detail
-            self.report.remaining = self.outbox.depth().events
-            self._conclude()
-            audit.write_last_delivery(self.home, self.report.as_record())
+        self.report.remaining = self.outbox.depth().events
+        return self.report
+
+    def _run_holding_lock(self) -> Report:
+        # Overwritten at the end; if the run ends first, `status` reads it as cut short.
+        audit.write_last_delivery(self.home, audit.running_record(self.remaining()))
+        self.outbox.enforce_limits()
+        endpoint = self.load().endpoint
+        if endpoint is not None and (
+            endpoint.batch is None or modes.single_only(self.home, endpoint.batch)
+        ):
+            self.report.mode = "single"
+        try:
+            self._drain()
+        except _Stop as stop:
+            self.report.outcome, self.report.detail = stop.outcome, stop.detail
+        self.report.remaining = self.outbox.depth().events
+        self._conclude()
+        audit.write_last_delivery(self.home, self.report.as_record())
         return self.report
 
     # -- the loop --------------------------------------------------------------------------
@@ -376,8 +392,12 @@ def deliver(
     url: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[dict[str, object]], None] | None = None,
 ) -> Report:
-    """Deliver what the outbox holds within `policy.deadline` seconds, then return."""
+    """Deliver what the outbox holds within `policy.deadline` seconds, then return.
+
+    `on_wait` hears of a running delivery this one waits for (``flush``).
+    """
     policy = policy or Policy(deadline=settings.sender_deadline)
     if not settings.consent.enabled:
         return Report(outcome="consent_off", detail=settings.consent.source)
@@ -389,4 +409,4 @@ def deliver(
             load=lambda: Settings.load(url=url),
             clock=clock,
             sleep=sleep,
-        ).run()
+        ).run(on_wait)

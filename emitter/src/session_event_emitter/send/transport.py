@@ -42,6 +42,19 @@ class Unreachable(Exception):
         self.timeout = timeout
 
 
+def _host_and_port(url: str) -> str:
+    """``host:port`` of `url` (the scheme's port when none is given), never its credentials."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class _Bearer(requests.auth.AuthBase):
     """The ingest token as ``Authorization: Bearer``.
 
@@ -78,7 +91,7 @@ class Transport:
 
     def post(self, url: str, body: bytes, timeout: tuple[float, float]) -> Answer:
         """POST `body` to `url`; an Answer, or Unreachable when there is none."""
-        host = urlsplit(url).hostname or url
+        host = _host_and_port(url)
         try:
             response = self.session.post(
                 url,
