@@ -44,11 +44,11 @@ CONTRACT_KEYS = (
     "validate_us",
     "rollup.events_per_s",
     "rollup.events",
+    "forget.seconds",
+    "forget.events",
     "release.seconds",
     "release.events",
     "release.identities",
-    "forget.seconds",
-    "forget.events",
 )
 
 
