@@ -52,7 +52,10 @@ def table(results: dict[str, Any]) -> str:
             ratio += " (paired)"
         figure = row["figure"].replace(" (ms)", "").replace(" (us)", "")
         figure = (
-            figure.replace(" (req/s)", "").replace(" (events/s)", "").replace(" (us/event)", "")
+            figure.replace(" (req/s)", "")
+            .replace(" (events/s)", "")
+            .replace(" (us/event)", "")
+            .replace(" (us/request)", "")
         )
         lines.append(
             f"| {figure} | {_number(row['value'], row['unit'])} | {named} | {ratio}"
