@@ -56,8 +56,10 @@ def test_hook_with_consent_off_and_no_config_file_loads_no_json(
 
 
 # Standard modules whose import costs the hook milliseconds each (json brings re and enum,
-# hashlib OpenSSL, contextlib collections and functools) and which it does without.
+# hashlib OpenSSL, contextlib collections and functools), or a shared library to load for
+# one function (math: several per cent of the interpreter's start), and which it does without.
 HEAVY_MODULES = (
+    "math",
     "json",
     "re",
     "enum",

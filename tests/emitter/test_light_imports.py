@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
+from session_event_emitter.limits import is_finite
 from session_event_emitter.outbox import _is_key_file
-from session_event_emitter.settings import Settings, is_github_login, is_ref
+from session_event_emitter.settings import (
+    DEFAULT_RETRY_BASE_DELAY,
+    Settings,
+    is_github_login,
+    is_ref,
+)
 
 _REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # Up to 100 characters, no control character, no JavaScript white space at either end.
@@ -51,3 +59,27 @@ def test_settings_paths_match_pathlib(state: str, expected: str | None, tmp_path
     assert settings.user_home == tmp_path
     assert settings.legacy_dir_path == os.fspath(tmp_path / ".ashlr")
     assert settings.config_path == resolved / "config.json"
+
+
+def _numbers(seed: int) -> list[float]:
+    rng = random.Random(seed)
+    special = [0.0, -0.0, 1.0, -1.0, sys.float_info.max, -sys.float_info.max]
+    special += [sys.float_info.min, 5e-324, math.inf, -math.inf, math.nan, -math.nan]
+    special += [math.inf - math.inf, sys.float_info.max * 2, 10**308 * 1.0]
+    drawn = [rng.uniform(-1e308, 1e308) for _ in range(2000)]
+    drawn += [math.ldexp(rng.random(), rng.randrange(-1100, 1024)) for _ in range(2000)]
+    return special + drawn
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_is_finite_is_math_isfinite(seed: int) -> None:
+    for number in _numbers(seed):
+        assert is_finite(number) == math.isfinite(number), number
+    for whole in (0, -(10**300), 2**1023):  # ints too: the counts read from files
+        assert is_finite(whole) == math.isfinite(whole), whole
+
+
+@pytest.mark.parametrize("raw", ["inf", "-inf", "nan", "Infinity", "1e400", "-1e999"])
+def test_a_retry_delay_that_is_not_a_finite_number_is_the_default(raw: str) -> None:
+    settings = Settings.load({"HOME": "/nonexistent", "SESSION_EVENTS_RETRY_BASE_DELAY": raw})
+    assert settings.retry_base_delay == DEFAULT_RETRY_BASE_DELAY

@@ -6,14 +6,13 @@ raises. Only numbers and a commit-SHA prefix come out of here.
 
 from __future__ import annotations
 
-import math
 import os
 import stat
 import time
 
 from session_event_emitter import diagnostics, githead, jsjson, jsoncodec
 from session_event_emitter.jstext import js_trim
-from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
+from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT, is_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -229,7 +228,7 @@ def _number_or_zero(value: object) -> float:
     """The original's ``numOr0``: a finite JSON number, else 0."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return value if math.isfinite(value) else 0
+    return value if is_finite(value) else 0
 
 
 def _whole(total: float, maximum: int) -> int:
@@ -240,7 +239,7 @@ def _whole(total: float, maximum: int) -> int:
     """
     if total <= 0:
         return 0
-    return min(math.floor(total), maximum)
+    return min(int(total), maximum)  # above 0, int() rounds down
 
 
 def _js_date_seconds(text: str) -> float | None:

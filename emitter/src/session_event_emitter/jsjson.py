@@ -23,8 +23,6 @@ side: a document nested deeper than Python's recursion limit cannot be read here
 
 from __future__ import annotations
 
-import math
-
 from session_event_emitter.fsutil import read_bounded
 
 TYPE_CHECKING = False
@@ -39,7 +37,10 @@ def _refuse_constant(name: str) -> object:
 def _double(digits: str) -> object:
     """An integer as JavaScript holds it: the nearest double (an int while it is finite)."""
     value = float(digits)
-    return int(value) if math.isfinite(value) else value
+    try:
+        return int(value)
+    except OverflowError:  # beyond the largest double: Infinity, as in JavaScript
+        return value
 
 
 def loads(data: bytes) -> object:

@@ -11,12 +11,12 @@ raised: the hook path must never fail because of a typo.
 
 from __future__ import annotations
 
-import math
 import os
 
 from session_event_emitter.consent import Consent, resolve_consent
 from session_event_emitter.fsutil import read_json_config
 from session_event_emitter.jstext import has_control_character, js_trim
+from session_event_emitter.limits import is_finite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -360,7 +360,7 @@ def _as_float(raw: object) -> float | None:
             return None
     else:
         return None
-    return value if math.isfinite(value) else None
+    return value if is_finite(value) else None
 
 
 def _positive_float(raw: str | None, default: float) -> float:
