@@ -18,7 +18,6 @@ bounds (CONTRACT §4.1).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 
@@ -364,6 +363,8 @@ class Outbox:
 
     def _bump(self, deltas: Mapping[str, int]) -> None:
         """Add to the running counters under a file lock (hook and sender may race)."""
+        import fcntl  # a shared library: loaded when a counter moves, not by every hook
+
         try:
             ensure_private_dir(self.home)
             fd = os.open(os.path.join(self.home, ".counters.lock"), os.O_RDWR | os.O_CREAT, 0o600)
