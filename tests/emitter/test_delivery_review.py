@@ -25,7 +25,7 @@ import pytest
 
 from session_event_emitter import audit
 from session_event_emitter.delivery import Policy, deliver
-from session_event_emitter.outbox import Outbox
+from session_event_emitter.outbox import Entry, Outbox
 from session_event_emitter.settings import Settings
 
 FAST = Policy(deadline=3.0, base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
@@ -152,15 +152,15 @@ def test_retry_dead_between_a_dead_letter_write_and_the_pending_removal_keeps_th
     (key,) = _enqueue(consent_on)
     sender_side = Outbox(consent_on.state)
     (entry,) = sender_side.entries()
-    real_remove = Outbox.remove
+    real_discard = Outbox.discard
 
-    def remove_after_a_retry_dead(self: Outbox, removed_key: str) -> None:
+    def discard_after_a_retry_dead(self: Outbox, removed: Entry) -> None:
         Outbox(consent_on.state).retry_dead()
-        real_remove(self, removed_key)
+        real_discard(self, removed)
 
-    monkeypatch.setattr(Outbox, "remove", remove_after_a_retry_dead)
+    monkeypatch.setattr(Outbox, "discard", discard_after_a_retry_dead)
     sender_side.dead_letter(entry, "invalid", {"issues": []})
-    monkeypatch.setattr(Outbox, "remove", real_remove)
+    monkeypatch.setattr(Outbox, "discard", real_discard)
     pending = {e.key for e in Outbox(consent_on.state).entries()}
     dead = [r["event"] for r in Outbox(consent_on.state).dead_letters()]
     assert key in pending or any(e["session_id_hash"] == key for e in dead)  # type: ignore[index]
