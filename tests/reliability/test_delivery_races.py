@@ -55,6 +55,7 @@ def start_hook(install: Install, session: str, env: dict[str, str]) -> subproces
     assert hook.stdin is not None
     hook.stdin.write(hook_input(session))
     hook.stdin.close()
+    hook.stdin = None  # given in full: `finish` has nothing more to send
     return hook
 
 

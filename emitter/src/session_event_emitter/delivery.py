@@ -2,10 +2,17 @@
 
 The rule (CONTRACT §4.1) is :meth:`Delivery._settle`:
 
-    accepted, duplicate    -> removed from the outbox, appended to the audit log
-    invalid                -> moved to the dead-letter folder (listed by ``status``;
-                              ``retry-dead`` puts it back)
+    accepted, duplicate    -> appended to the audit log, then removed from the outbox
+    invalid                -> appended to the audit log, then moved to the dead-letter
+                              folder (listed by ``status``; ``retry-dead`` puts it back)
     retry                  -> stays pending, not counted against it; tried next run
+
+The audit log is written (and synced) before any event of the answer leaves the outbox,
+so a sender killed at any moment leaves every verdict in the log; one killed between the
+two sends those events again, and their second verdict is a second line. An event whose
+line cannot be written (a full disk) stays pending. The record of the run for ``status``
+(``last-delivery.json``) is written when it can be: a full disk stops no delivery, and
+the run's report names the disk.
 
 Every other answer (see answers.py) keeps every event of the request pending and is
 recorded, in words, for ``status``. Consent is read again before every request, and the
@@ -42,7 +49,7 @@ from session_event_emitter.answers import (
     read_single,
 )
 from session_event_emitter.clock import utc_now_text
-from session_event_emitter.gate import request_gate, sender_lock
+from session_event_emitter.gate import request_gate, sender_lock, withdrawal_pending
 from session_event_emitter.outbox import Entry, Outbox
 from session_event_emitter.settings import Settings
 from session_event_emitter.transport import Answer, Transport, Unreachable
@@ -148,6 +155,7 @@ class Delivery:
         self.left_for_later: set[str] = set()
         self.batch_missing: Refusal | None = None
         self.set_aside: str | None = None
+        self.disk_problem: str | None = None
         self.last_words = "the deadline came before an answer"
         self.plan = _Plan(
             retry=Retry(
@@ -170,12 +178,11 @@ class Delivery:
                 self.report.remaining = self.outbox.depth().events
                 return self.report
             # Overwritten at the end; if the deadline ends the process first, this stays.
-            audit.write_last_delivery(
-                self.home,
+            self._record_run(
                 Report(
                     outcome="cut_short",
                     detail="stopped at its deadline before it finished; events stay pending",
-                ).as_record(),
+                )
             )
             self.outbox.enforce_limits()
             endpoint = self.load().endpoint
@@ -189,8 +196,26 @@ class Delivery:
                 self.report.outcome, self.report.detail = stop.outcome, stop.detail
             self.report.remaining = self.outbox.depth().events
             self._conclude()
-            audit.write_last_delivery(self.home, self.report.as_record())
+            self._name_the_disk()
+            self._record_run(self.report)
+        self._name_the_disk()  # the record itself may be what the disk refused
         return self.report
+
+    def _name_the_disk(self) -> None:
+        problem = self.disk_problem
+        if problem is not None and problem not in self.report.detail:
+            self.report.detail = "; ".join(filter(None, (self.report.detail, problem)))
+
+    def _record_run(self, report: Report) -> None:
+        """Write the run's record for ``status``; a disk that refuses it stops nothing."""
+        try:
+            audit.write_last_delivery(self.home, report.as_record())
+        except OSError as exc:
+            self._disk_refused(exc, "the last delivery result")
+
+    def _disk_refused(self, exc: OSError, what: str) -> None:
+        if self.disk_problem is None:
+            self.disk_problem = audit.disk_problem(self.home, exc, what)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -235,6 +260,8 @@ class Delivery:
         settings = self.load()
         if not settings.consent.enabled:
             raise _Stop("consent_off", f"telemetry is off ({settings.consent.source})")
+        if withdrawal_pending(self.home):
+            raise _Stop("consent_off", "a `disable` has not finished emptying the outbox")
         return settings
 
     def _probed(
@@ -283,34 +310,49 @@ class Delivery:
     # -- outcomes --------------------------------------------------------------------------
 
     def _settle(self, batch: list[Entry], verdicts: list[Verdict]) -> None:
-        """The rule: each event leaves the outbox only by its own verdict."""
+        """The rule: each event leaves the outbox only by its own verdict, logged first."""
         # A request that got through: the back-off starts over, and the batch may grow back.
         self.plan = _Plan(
             batch_size=min(MAX_BATCH_EVENTS, self.plan.batch_size * 2),
             retry=self.plan.retry.new(history=()),
         )
-        delivered: list[dict[str, object]] = []
+        decided: list[tuple[Entry, Verdict]] = []
         for entry, verdict in zip(batch, verdicts, strict=True):
-            if verdict.status in (ACCEPTED, DUPLICATE):
-                self.outbox.remove(entry.key)
-                delivered.append(
-                    {
-                        "delivered_at": utc_now_text(),
-                        "status": verdict.status,
-                        "event": wire_event(entry.event),
-                    }
-                )
-                if verdict.status == ACCEPTED:
-                    self.report.accepted += 1
-                else:
-                    self.report.duplicate += 1
-            elif verdict.status == INVALID:
-                self.outbox.dead_letter(entry, "invalid", {"issues": verdict.issues})
-                self.report.dead_lettered += 1
+            if verdict.status in (ACCEPTED, DUPLICATE, INVALID):
+                decided.append((entry, verdict))
             else:
                 self.left_for_later.add(entry.key)
                 self.report.retry_later += 1
-        audit.append_delivered(self.home, delivered)
+        lines = [
+            {
+                "delivered_at": utc_now_text(),
+                "status": verdict.status,
+                "event": wire_event(entry.event),
+            }
+            for entry, verdict in decided
+        ]
+        try:
+            audit.append_delivered(self.home, lines)
+        except OSError as exc:
+            # No line, no removal: the events stay pending and are sent again next run.
+            self._disk_refused(exc, "the audit log")
+            self.left_for_later.update(entry.key for entry, _ in decided)
+            return
+        for entry, verdict in decided:
+            if verdict.status == INVALID:
+                try:
+                    self.outbox.dead_letter(entry, "invalid", {"issues": verdict.issues})
+                except OSError as exc:
+                    self._disk_refused(exc, "a dead letter")
+                    self.left_for_later.add(entry.key)
+                    continue
+                self.report.dead_lettered += 1
+                continue
+            self.outbox.discard(entry)
+            if verdict.status == ACCEPTED:
+                self.report.accepted += 1
+            else:
+                self.report.duplicate += 1
 
     def _refused(self, refusal: Refusal, batch: list[Entry]) -> None:
         """A whole-request answer: nothing leaves; try smaller, wait, or stop for this run."""
