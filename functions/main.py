@@ -7,7 +7,7 @@ store and its client are built on the first request and reused while the instanc
 import functions_framework
 from flask import Request, Response
 
-from session_events.http import handle
+from session_events.ingest.http import handle
 
 
 @functions_framework.http

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Deploys session-events to Google Cloud with gcloud: APIs, Firestore (database, indexes,
-# TTL), the rollup job's token in Secret Manager, a least-privilege service account, the
+# TTL), the rollup job's and the operator's tokens in Secret Manager, a least-privilege
+# service account, the
 # gen2 HTTP function and the daily Cloud Scheduler job that runs the rollup. Every step is
 # idempotent: a second run changes nothing and does not fail.
 #
 # usage: infra/deploy.sh [all|firestore]     (make deploy / make deploy-firestore)
 #
-#   all        (default) APIs, Firestore, job token, service account, function, schedule
+#   all        (default) APIs, Firestore, job and read tokens, service account, function,
+#              schedule
 #   firestore  only the Firestore part: database, composite index, index exemptions, TTL
 #
 # environment:
@@ -22,8 +24,9 @@
 #                         over a large window finishes; ingest requests end far sooner)
 #   INGEST_TOKEN_SECRET   optional Secret Manager secret holding the ingest token; when set,
 #                         the function reads it as SESSION_EVENTS_INGEST_TOKEN
-#   READ_TOKEN_SECRET     optional Secret Manager secret holding the operator's read token;
-#                         when set, the function reads it as SESSION_EVENTS_READ_TOKEN
+#   READ_TOKEN_SECRET     Secret Manager secret of the operator's read token, which the
+#                         function reads as SESSION_EVENTS_READ_TOKEN (default:
+#                         session-events-read-token; created with a random token if missing)
 #   JOB_TOKEN_SECRET      Secret Manager secret of the rollup job's token (default:
 #                         session-events-job-token; created with a random token if missing)
 #   ROLLUP_SCHEDULE       cron schedule of the rollup job, UTC (default: "17 3 * * *")
@@ -95,7 +98,7 @@ MIN_INSTANCES="${MIN_INSTANCES:-0}"
 MAX_INSTANCES="${MAX_INSTANCES:-10}"
 TIMEOUT="${TIMEOUT:-540s}"
 INGEST_TOKEN_SECRET="${INGEST_TOKEN_SECRET:-}"
-READ_TOKEN_SECRET="${READ_TOKEN_SECRET:-}"
+READ_TOKEN_SECRET="${READ_TOKEN_SECRET:-session-events-read-token}"
 JOB_TOKEN_SECRET="${JOB_TOKEN_SECRET:-session-events-job-token}"
 ROLLUP_SCHEDULE="${ROLLUP_SCHEDULE:-17 3 * * *}"
 SCHEDULER_LOCATION="${SCHEDULER_LOCATION:-$REGION}"
@@ -274,12 +277,14 @@ random_token() {
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }
 
-job_token_secret() {
-  if ! exists gcloud secrets describe "$JOB_TOKEN_SECRET" --project="$PROJECT"; then
+# A token secret (the job's, the operator's): created with a random token when missing.
+token_secret() {
+  local secret="$1"
+  if ! exists gcloud secrets describe "$secret" --project="$PROJECT"; then
     if [[ $DRY -eq 1 ]]; then
       echo "# the next command reads a random token on stdin"
     fi
-    create gcloud secrets create "$JOB_TOKEN_SECRET" \
+    create gcloud secrets create "$secret" \
       --replication-policy=automatic --data-file=- --project="$PROJECT" < <(random_token)
   fi
 }
@@ -307,9 +312,7 @@ deploy_function() {
   if [[ -n "$INGEST_TOKEN_SECRET" ]]; then
     secrets+=",SESSION_EVENTS_INGEST_TOKEN=${INGEST_TOKEN_SECRET}:latest"
   fi
-  if [[ -n "$READ_TOKEN_SECRET" ]]; then
-    secrets+=",SESSION_EVENTS_READ_TOKEN=${READ_TOKEN_SECRET}:latest"
-  fi
+  secrets+=",SESSION_EVENTS_READ_TOKEN=${READ_TOKEN_SECRET}:latest"
   flags+=(--set-secrets="$secrets")
   run gcloud functions deploy "$FUNCTION_NAME" "${flags[@]}" --quiet
 }
@@ -386,7 +389,8 @@ else
   enable_apis "${APIS[@]}"
   firestore_database
   firestore_indexes_and_ttl
-  job_token_secret
+  token_secret "$JOB_TOKEN_SECRET"
+  token_secret "$READ_TOKEN_SECRET"
   service_account
   deploy_function
   rollup_schedule

@@ -65,9 +65,8 @@ echo "Firestore emulator on 127.0.0.1:$FIRESTORE_PORT"
 export FIRESTORE_EMULATOR_HOST="127.0.0.1:$FIRESTORE_PORT"
 export GOOGLE_CLOUD_PROJECT="${GOOGLE_CLOUD_PROJECT:-demo-session-events}"
 export SESSION_EVENTS_STORE=firestore
-echo "session-events: serving on http://$HOST:$PORT (store: firestore)"
-"$VENV/bin/functions-framework" --source functions/main.py --target session_events \
-  --host "$HOST" --port "$PORT" &
+# Says "serving on" once the function answers; refuses a taken port at once.
+"$VENV/bin/python" infra/serve.py --host "$HOST" --port "$PORT" &
 server=$!
 wait "$server"
 status=$?

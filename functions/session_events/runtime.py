@@ -1,4 +1,7 @@
-"""The per-instance wiring: settings, store, service and limiter, built once on first use."""
+"""The per-instance wiring: settings, store, service and limiter, built once on first use.
+
+The composition root: the one module that knows every store adapter by name.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,35 @@ import os
 import threading
 from dataclasses import dataclass
 
-from session_events.config import Settings
-from session_events.errors import ConfigurationError
-from session_events.logs import log_problem
-from session_events.ratelimit import RateLimiter
-from session_events.service import IngestService
-from session_events.stores import EventStore, open_store
+from session_events.core.errors import ConfigurationError
+from session_events.core.logs import log_problem
+from session_events.ingest.config import Settings
+from session_events.ingest.ratelimit import RateLimiter
+from session_events.ingest.service import IngestService
+from session_events.stores.base import EventStore
+
+
+def open_store(settings: Settings) -> EventStore:
+    """Build the configured store; a cloud client is imported only when it is chosen."""
+    if settings.store == "firestore":
+        from session_events.stores.firestore.store import FirestoreStore
+
+        return FirestoreStore(settings.collection, timeout_s=settings.store_timeout_s)
+    if settings.store == "dynamodb":
+        from session_events.stores.dynamodb.store import DynamoDbStore
+
+        return DynamoDbStore(
+            settings.dynamodb_table,
+            endpoint_url=settings.dynamodb_endpoint_url,
+            timeout_s=settings.store_timeout_s,
+        )
+    if settings.store == "memory":
+        from session_events.stores.memory import MemoryStore
+
+        return MemoryStore()
+    from session_events.stores.sqlite.store import SqliteStore
+
+    return SqliteStore(settings.sqlite_path, timeout_s=settings.store_timeout_s)
 
 
 @dataclass(frozen=True)

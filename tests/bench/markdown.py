@@ -1,4 +1,4 @@
-"""The README's performance table, rendered from a latest.json written by `make bench`.
+"""The table of tests/bench/README.md, rendered from a latest.json written by `make bench`.
 
 Usage: python tests/bench/markdown.py [tests/bench/results/latest.json]
 Every number comes from the file; a target that was missed says so, with the margin.

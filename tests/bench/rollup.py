@@ -21,11 +21,11 @@ from common import REPO, hex64, median
 
 sys.path.insert(0, str(REPO / "functions"))
 
-from session_events.job import run_rollup
-from session_events.rollup import Plan
-from session_events.schema import SessionEvent
+from session_events.contract.schema import SessionEvent
+from session_events.rollups.compute import Plan
+from session_events.rollups.job import run_rollup
 from session_events.stores.base import EventRecord
-from session_events.stores.sqlite import SqliteStore
+from session_events.stores.sqlite.store import SqliteStore
 
 NOW = datetime(2026, 5, 28, 23, 0, tzinfo=UTC)
 VERSIONS = ("1.4.0", "1.5.0", "2.0.0")

@@ -17,10 +17,10 @@ sys.path.insert(0, str(REPO / "functions"))
 
 from pydantic_core import ValidationError
 
-from session_events.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
-from session_events.errors import IngestError
-from session_events.http import parse_object
-from session_events.validator import batch_items, validate_event, validation_issues
+from session_events.core.errors import IngestError
+from session_events.ingest.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
+from session_events.ingest.http import parse_object
+from session_events.ingest.validator import batch_items, validate_event, validation_issues
 
 
 def _per_call_us(fn: Callable[[], Any], *, rounds: int, min_time_s: float = 0.05) -> float:

@@ -28,7 +28,7 @@ from browser_support import (
     Served,
 )
 
-from session_events.viewer import render_dashboard, render_session
+from session_events.viewer.pages import render_dashboard, render_session
 
 # -- the events ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from session_events.schema import SessionEvent
+from session_events.contract.schema import SessionEvent
 
 pytest.importorskip("session_event_emitter")
 

@@ -11,16 +11,16 @@ import functions_framework
 import pytest
 from flask.testing import FlaskClient
 
-from session_events import openapi
-from session_events.http import ROUTES
-from session_events.readroutes import PUBLISHED_ROUTES
+from session_events.contract import openapi
+from session_events.contract.schema import SessionEvent
+from session_events.ingest.http import ROUTES
+from session_events.read.routes import PUBLISHED_ROUTES
 from session_events.runtime import reset_runtime
-from session_events.schema import SessionEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 MAIN = str(ROOT / "functions" / "main.py")
-REGENERATE = "run: cd functions && python -m session_events.openapi --write ../infra/"
+REGENERATE = "run: cd functions && python -m session_events.contract.openapi --write ../infra/"
 
 ERROR_CODES = {
     "invalid_json",

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from session_event_emitter.answers import Refusal, Verdict, read_batch, read_single
-from session_event_emitter.transport import Answer
+from session_event_emitter.send.answers import Refusal, Verdict, read_batch, read_single
+from session_event_emitter.send.transport import Answer
 
 
 def _answer(status: int, body: object, kind: str = "application/json") -> Answer:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from session_event_emitter import audit
 from session_event_emitter.outbox import Outbox
+from session_event_emitter.send import audit
 
 
 def _enqueue(home: Any, count: int = 1) -> None:

@@ -27,10 +27,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from session_event_emitter import audit, commands
-from session_event_emitter.delivery import Policy, deliver
+from session_event_emitter.commands import disable, enable
 from session_event_emitter.hook import run_hook
 from session_event_emitter.outbox import Outbox
+from session_event_emitter.send import audit
+from session_event_emitter.send.delivery import Policy, deliver
 from session_event_emitter.settings import Settings
 
 POLICY = Policy(
@@ -61,7 +62,7 @@ class DeliveryPromises(RuleBasedStateMachine):
         self._saved = {name: os.environ.get(name) for name in self.env}
         os.environ.update(self.env)
         with contextlib.redirect_stdout(io.StringIO()):
-            commands.enable(argparse.Namespace(url=None))
+            enable.run(argparse.Namespace(url=None))
         self.outbox = Outbox(self.state / "state")
         self.created: set[str] = set()
         self.withdrawn: set[str] = set()
@@ -121,7 +122,7 @@ class DeliveryPromises(RuleBasedStateMachine):
         def disable_now() -> None:
             def run() -> None:
                 with contextlib.redirect_stdout(io.StringIO()):
-                    commands.disable(argparse.Namespace(url=None))
+                    disable.run(argparse.Namespace(url=None))
 
             thread = threading.Thread(target=run)
             thread.start()
@@ -150,7 +151,7 @@ class DeliveryPromises(RuleBasedStateMachine):
     def disable(self) -> None:
         self.withdrawn |= self._pending() | self.server.told("invalid")
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            commands.disable(argparse.Namespace(url=None))
+            disable.run(argparse.Namespace(url=None))
         self.consent = False
         assert self._pending() == set()
 
@@ -158,7 +159,7 @@ class DeliveryPromises(RuleBasedStateMachine):
     @rule()
     def enable(self) -> None:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            commands.enable(argparse.Namespace(url=None))
+            enable.run(argparse.Namespace(url=None))
         self.consent = True
 
     # -- the promises ----------------------------------------------------------------------

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from session_event_emitter import audit
-from session_event_emitter.delivery import Policy, deliver
 from session_event_emitter.outbox import Entry, Outbox
+from session_event_emitter.send import audit
+from session_event_emitter.send.delivery import Policy, deliver
 from session_event_emitter.settings import Settings
 
 FAST = Policy(deadline=3.0, base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
@@ -105,7 +105,7 @@ def _senders_for(state: Path) -> set[int]:
         except OSError:
             continue
         marker = f"SESSION_EVENTS_HOME={state}".encode()
-        if b"session_event_emitter.sender" in cmdline and marker in environ.split(b"\0"):
+        if b"session_event_emitter.send.sender" in cmdline and marker in environ.split(b"\0"):
             found.add(int(entry.name))
     return found
 
@@ -287,17 +287,17 @@ def test_an_event_stored_while_disable_runs_does_not_outlive_disable(
     import argparse
     import io
 
-    from session_event_emitter import commands
+    from session_event_emitter.commands import disable, enable
     from session_event_emitter.hook import run_hook
 
     monkeypatch.setenv("SESSION_EVENTS_URL", "http://127.0.0.1:9")
     with contextlib.redirect_stdout(io.StringIO()):
-        commands.enable(argparse.Namespace(url=None))
+        enable.run(argparse.Namespace(url=None))
     real_put = Outbox.put
 
     def put_after_a_disable(self: Outbox, *args: Any, **kwargs: Any) -> bool:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            commands.disable(argparse.Namespace(url=None))
+            disable.run(argparse.Namespace(url=None))
         return real_put(self, *args, **kwargs)
 
     monkeypatch.setattr(Outbox, "put", put_after_a_disable)

@@ -1,8 +1,14 @@
-"""The hook's weight: git is not started inside a repository, and no heavy module is loaded."""
+"""The hook's weight: git is not started inside a repository, and no heavy module is loaded.
+
+The layout says the same: the hook path (the package's top level) loads nothing of
+``commands/`` or ``send/``, and so neither requests nor urllib3.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,21 @@ HEAVY_MODULES = (
 )
 
 
+HTTP_LIBRARIES = ("requests", "urllib3")
+
+
+def _modules_in(folder: str) -> tuple[str, ...]:
+    """The emitter's subpackage `folder` (commands, send) and every module in it."""
+    package = importlib.import_module(f"session_event_emitter.{folder}")
+    inside = pkgutil.iter_modules(package.__path__, prefix=f"{package.__name__}.")
+    return (package.__name__, *(info.name for info in inside))
+
+
+def test_the_watched_folders_are_the_emitters() -> None:
+    assert "session_event_emitter.send.transport" in _modules_in("send")
+    assert "session_event_emitter.commands.ref" in _modules_in("commands")
+
+
 def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
@@ -78,7 +99,8 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
     transcript.write_text(json.dumps({"type": "assistant", "message": {"content": [block]}}))
     hook_input = hook_json("light", cwd=str(repo), transcript_path=str(transcript))
-    done = run_watching_imports([], hook_input, HEAVY_MODULES)
+    watched = (*HEAVY_MODULES, *_modules_in("commands"), *_modules_in("send"), *HTTP_LIBRARIES)
+    done = run_watching_imports([], hook_input, watched)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     [pending] = consent_on.outbox_files()
     event = json.loads(pending.read_text())["event"]
@@ -86,11 +108,13 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     assert len(event["branch_sha"]) == 12
 
 
-def test_ref_run_after_every_tool_call_loads_no_parser_commands_or_heavy_module(
+def test_ref_run_after_every_tool_call_loads_no_parser_other_command_sender_or_heavy_module(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    watched = (*HEAVY_MODULES, "session_event_emitter.commands", "requests")
+    own = ("session_event_emitter.commands", "session_event_emitter.commands.ref")
+    others = tuple(name for name in _modules_in("commands") if name not in own)
+    watched = (*HEAVY_MODULES, *others, *_modules_in("send"), *HTTP_LIBRARIES)
     done = run_watching_imports(["ref", "owner-repo"], hook_json("with-refs"), watched)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     [recorded] = (consent_on.state / "session-refs").glob("*.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from session_event_emitter import modes
+from session_event_emitter.send import modes
 
 BATCH = "https://user:s3cret@ingest.example/v1/session-events/batch"
 

@@ -29,7 +29,7 @@ def _enqueue(home: Any) -> None:
 def _run_sender(*args: str) -> tuple[float, int]:
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "session_event_emitter.sender", *args],
+        [sys.executable, "-m", "session_event_emitter.send.sender", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -89,7 +89,7 @@ def _senders_for(state: Path) -> set[int]:
         except OSError:
             continue
         marker = f"SESSION_EVENTS_HOME={state}".encode()
-        if b"session_event_emitter.sender" in cmdline and marker in environ.split(b"\0"):
+        if b"session_event_emitter.send.sender" in cmdline and marker in environ.split(b"\0"):
             found.add(int(entry.name))
     return found
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from session_event_emitter import audit
-from session_event_emitter.delivery import Policy, deliver
-from session_event_emitter.gate import sender_lock
 from session_event_emitter.outbox import Outbox
+from session_event_emitter.send import audit
+from session_event_emitter.send.delivery import Policy, deliver
+from session_event_emitter.send.gate import sender_lock
 from session_event_emitter.settings import Settings
 
 FAST = Policy(deadline=3.0, base_delay=0.01, max_delay=0.05, connect_timeout=1.0, read_timeout=1.0)
@@ -283,11 +283,11 @@ def test_disable_waits_for_the_request_in_flight_and_nothing_leaves_after_it(
     import threading
     import time
 
-    from session_event_emitter import commands
+    from session_event_emitter.commands import disable, enable
 
     monkeypatch.delenv("SESSION_EVENTS_TELEMETRY")  # consent from the config file, as `enable`
     with contextlib.redirect_stdout(io.StringIO()):
-        commands.enable(argparse.Namespace(url=None))
+        enable.run(argparse.Namespace(url=None))
     _enqueue(online, 150)  # two batches
     answered: list[float] = []
     first = threading.Event()
@@ -309,7 +309,7 @@ def test_disable_waits_for_the_request_in_flight_and_nothing_leaves_after_it(
 
     def withdraw() -> None:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            commands.disable(argparse.Namespace(url=None))
+            disable.run(argparse.Namespace(url=None))
         returned.append(time.monotonic())
 
     disabling = threading.Thread(target=withdraw)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from session_events.schema import format_timestamp
+from session_events.contract.schema import format_timestamp
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "functions" / "main.py")
@@ -103,7 +103,7 @@ class DynamoDbBackend:
     name = "dynamodb"
 
     def __init__(self, client: Any) -> None:
-        from session_events.stores.dynamodb_table import create_table
+        from session_events.stores.dynamodb.table import create_table
 
         self.client = client
         self.table = f"session_events_{uuid.uuid4().hex[:12]}"

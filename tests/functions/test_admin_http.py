@@ -23,7 +23,7 @@ from test_stats_http import (
     seed,
 )
 
-from session_events.readmodel import Cursor
+from session_events.stores.readmodel import Cursor
 
 SESSION = hexhash("session-1-1-0")
 JSON_ROUTES = ["/admin/sessions", f"/admin/sessions/{SESSION}", "/admin/rollups?kind=daily"]
@@ -389,7 +389,7 @@ def test_rollups_need_a_kind(operator: FlaskClient) -> None:
 def test_operator_answers_match_their_published_models(
     operator: FlaskClient, path: str, model: str
 ) -> None:
-    from session_events import openapi_read
+    from session_events.contract import openapi_read
 
     body = get(operator, path)
     getattr(openapi_read, model).model_validate(body)

@@ -22,10 +22,10 @@ from conftest import AppFactory
 from google.api_core import exceptions as gexc
 from support import BATCH_URL, URL, event, hexhash
 
-from session_events.deadline import Deadline
-from session_events.errors import StoreUnavailable
-from session_events.schema import SessionEvent
-from session_events.service import IngestService
+from session_events.contract.schema import SessionEvent
+from session_events.core.deadline import Deadline
+from session_events.core.errors import StoreUnavailable
+from session_events.ingest.service import IngestService
 from session_events.stores.base import EventRecord, Outcome
 
 T = TypeVar("T")
@@ -97,7 +97,7 @@ def batch() -> dict[str, Any]:
 def locked_sqlite(tmp_path: Path) -> Iterator[Path]:
     """A database another connection holds the write lock of."""
     path = tmp_path / "events.db"
-    from session_events.stores.sqlite import SqliteStore
+    from session_events.stores.sqlite.store import SqliteStore
 
     SqliteStore(str(path)).ping()  # creates the file and its table
     holder = sqlite3.connect(path, isolation_level=None)
@@ -118,7 +118,7 @@ def test_sqlite_locked_by_another_writer_answers_503(
 
 
 def test_sqlite_request_behind_one_stuck_in_the_store_answers_503(tmp_path: Path) -> None:
-    from session_events.stores.sqlite import SqliteStore
+    from session_events.stores.sqlite.store import SqliteStore
 
     store = SqliteStore(str(tmp_path / "events.db"), timeout_s=0.3)
     service = IngestService(store)
@@ -161,8 +161,8 @@ def test_dynamodb_endpoint_that_never_answers_gives_503(
 @pytest.fixture
 def hanging_put(moto_dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A DynamoDB store (on moto) whose put_item never returns for events marked 'hang'."""
-    from session_events.stores.dynamodb import DynamoDbStore
-    from session_events.stores.dynamodb_table import create_table
+    from session_events.stores.dynamodb.store import DynamoDbStore
+    from session_events.stores.dynamodb.table import create_table
 
     create_table(moto_dynamodb, "events")
     store = DynamoDbStore("events", timeout_s=0.3)
@@ -241,7 +241,7 @@ class FakeTime:
 
 @pytest.fixture
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    import session_events.stores.firestore as module
+    import session_events.stores.firestore.store as module
 
     fake = FakeTime()
     monkeypatch.setattr(module, "Deadline", fake.deadline)
@@ -266,7 +266,7 @@ def test_firestore_put_spends_at_most_its_timeout_retries_included(
 ) -> None:
     from google.cloud.firestore_v1.document import DocumentReference
 
-    from session_events.stores.firestore import FirestoreStore
+    from session_events.stores.firestore.store import FirestoreStore
 
     monkeypatch.setattr(DocumentReference, "create", hangs_until_its_timeout(fake_time, error))
     store = FirestoreStore("events", project="demo", timeout_s=1.0)
@@ -280,7 +280,7 @@ def test_firestore_put_answering_unavailable_at_once_is_retried_within_its_timeo
 ) -> None:
     from google.cloud.firestore_v1.document import DocumentReference
 
-    from session_events.stores.firestore import FirestoreStore
+    from session_events.stores.firestore.store import FirestoreStore
 
     attempts: list[float] = []
 
@@ -301,7 +301,7 @@ def test_firestore_batch_spends_at_most_its_timeout_retries_included(
 ) -> None:
     from google.cloud.firestore_v1.bulk_batch import BulkWriteBatch
 
-    from session_events.stores.firestore import FirestoreStore
+    from session_events.stores.firestore.store import FirestoreStore
 
     monkeypatch.setattr(
         BulkWriteBatch, "commit", hangs_until_its_timeout(fake_time, gexc.ServiceUnavailable)

@@ -17,8 +17,8 @@ from conftest import AppFactory
 from loopback import clean_env
 from support import MAIN, ROOT, URL, event
 
-from session_events.config import Settings
-from session_events.errors import ConfigurationError
+from session_events.core.errors import ConfigurationError
+from session_events.ingest.config import Settings
 
 BAD = {
     "SESSION_EVENTS_STORE": "postgres",

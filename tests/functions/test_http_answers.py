@@ -287,7 +287,7 @@ class TestIngestToken:
 def test_unexpected_error_is_generic_500(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from session_events.service import IngestService
+    from session_events.ingest.service import IngestService
 
     def explode(*_args: object) -> None:
         raise RuntimeError("internal detail /secret/path")

@@ -12,10 +12,10 @@ import pytest
 from conftest import AppFactory
 from support import BATCH_URL, URL, event, hexhash
 
-from session_events.errors import StoreUnavailable
+from session_events.core.errors import StoreUnavailable
+from session_events.ingest.validator import validate_event
 from session_events.stores.base import EventRecord, Outcome
-from session_events.stores.sqlite import SqliteStore
-from session_events.validator import validate_event
+from session_events.stores.sqlite.store import SqliteStore
 
 # "Not forever": a bound on waiting, never a timing assertion.
 LIVENESS_S = 60

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_events.errors import InvalidJson
-from session_events.http import parse_object
+from session_events.core.errors import InvalidJson
+from session_events.ingest.http import parse_object
 
 values = st.recursive(
     st.none()

@@ -91,9 +91,12 @@ def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, list[s
         stop_group(process)
 
 
-def test_make_run_installs_only_the_function_requirements(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["run", "rollup"])
+def test_make_run_and_rollup_install_only_the_function_requirements(
+    tmp_path: Path, target: str
+) -> None:
     plan = subprocess.run(
-        ["make", "-n", "-C", str(ROOT), "run", f"VENV={tmp_path / 'venv'}"],
+        ["make", "-n", "-C", str(ROOT), target, f"VENV={tmp_path / 'venv'}"],
         capture_output=True,
         text=True,
         check=True,
@@ -134,6 +137,37 @@ def test_make_run_prints_its_url_and_binds_loopback_only(
     assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, no other interface
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
         assert answer.status == 200
+
+
+def test_make_run_says_serving_on_only_once_the_function_answers(tmp_path: Path) -> None:
+    port = free_port()
+    process = start_make(
+        "run", f"PORT={port}", SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "events.db")
+    )
+    try:
+        read_until(process, "serving on", SERVE_BOUND_S)
+        # No wait, no retry: the line is the promise that it answers now.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        stop_group(process)
+
+
+def test_make_run_on_a_taken_port_fails_naming_the_port_and_port_variable() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(8)
+        port = taken.getsockname()[1]
+        process = start_make("run", f"PORT={port}")
+        try:
+            output, _ = process.communicate(timeout=SERVE_BOUND_S)
+        finally:
+            if process.poll() is None:
+                stop_group(process, signal.SIGKILL)
+    assert process.returncode != 0
+    assert f"port {port} on 127.0.0.1 is already in use" in output
+    assert f"PORT={port + 1} make run" in output
+    assert "serving on" not in output
 
 
 def test_make_run_stops_on_term(serving: tuple[subprocess.Popen[str], int, list[str]]) -> None:

@@ -18,9 +18,9 @@ from conftest import AppFactory
 from google.api_core import exceptions as gexc
 from support import BATCH_URL, URL, FirestoreBackend, event, hexhash
 
-from session_events.errors import StoreUnavailable
-from session_events.schema import SessionEvent
-from session_events.service import IngestService
+from session_events.contract.schema import SessionEvent
+from session_events.core.errors import StoreUnavailable
+from session_events.ingest.service import IngestService
 from session_events.stores.base import EventRecord, Outcome
 from session_events.stores.memory import MemoryStore
 
@@ -82,7 +82,7 @@ def test_single_event_the_store_cannot_take_is_store_unavailable() -> None:
 def test_sqlite_row_the_database_refuses_is_retry_and_the_others_stored(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import session_events.stores.sqlite as sqlite_module
+    import session_events.stores.sqlite.store as sqlite_module
 
     real_row = sqlite_module._row
     refused = make_record("refused").key
@@ -107,8 +107,8 @@ def refusing_dynamodb(
 ) -> Any:
     """The function on DynamoDB where every put of session 'refused' fails for good."""
     from session_events.runtime import get_runtime
-    from session_events.stores.dynamodb import DynamoDbStore
-    from session_events.stores.dynamodb_table import create_table
+    from session_events.stores.dynamodb.store import DynamoDbStore
+    from session_events.stores.dynamodb.table import create_table
 
     create_table(moto_dynamodb, "events")
     client = make_client(
@@ -171,7 +171,7 @@ def test_retry_count_is_in_the_log_line(
 
 @pytest.fixture
 def firestore_store(firestore_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from session_events.stores.firestore import FirestoreStore
+    from session_events.stores.firestore.store import FirestoreStore
 
     backend = FirestoreBackend(firestore_emulator)
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_events.readmodel import StoredEvent
-from session_events.rollup import Plan, compute, percentile
-from session_events.rollupdocs import read_daily, read_refs, read_versions, to_documents
+from session_events.rollups.compute import Plan, compute, percentile
+from session_events.rollups.documents import read_daily, read_refs, read_versions, to_documents
 from session_events.stores.memory import MemoryStore
+from session_events.stores.readmodel import StoredEvent
 
 LAST = date(2026, 5, 28)
 PLAN = Plan(last_day=LAST, days=8)
@@ -145,7 +145,7 @@ def test_documents_read_back_as_the_computed_rows() -> None:
 
 
 def test_a_large_refs_rollup_is_split_and_read_back_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    import session_events.rollupdocs as docs
+    import session_events.rollups.documents as docs
 
     monkeypatch.setattr(docs, "PART_CHARS", 300)
     refs = tuple(f"ref-{n:03d}" for n in range(40))

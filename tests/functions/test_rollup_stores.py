@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from support import ROOT, hexhash
 
-from session_events.errors import StoreUnavailable
-from session_events.job import run_rollup
-from session_events.readmodel import Cursor, StoredEvent
-from session_events.rollup import Plan, compute
-from session_events.rollupdocs import read_daily, read_refs, read_versions, to_documents
-from session_events.schema import SessionEvent, format_timestamp
+from session_events.contract.schema import SessionEvent, format_timestamp
+from session_events.core.errors import StoreUnavailable
+from session_events.rollups.compute import Plan, compute
+from session_events.rollups.documents import read_daily, read_refs, read_versions, to_documents
+from session_events.rollups.job import run_rollup
 from session_events.stores.base import EventRecord, ReadStore
+from session_events.stores.readmodel import Cursor, StoredEvent
 
 NOW = datetime(2026, 5, 28, 18, 0, tzinfo=UTC)
 RECEIVED = datetime(2026, 5, 28, 18, 0, tzinfo=UTC)
@@ -93,7 +93,7 @@ def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
     if request.param == "sqlite":
-        from session_events.stores.sqlite import SqliteStore
+        from session_events.stores.sqlite.store import SqliteStore
 
         sqlite = SqliteStore(str(tmp_path / "events.db"))
         yield sqlite
@@ -103,14 +103,14 @@ def store(
 
         yield MemoryStore()
     elif request.param == "firestore":
-        from session_events.stores.firestore import FirestoreStore
+        from session_events.stores.firestore.store import FirestoreStore
 
         monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", request.getfixturevalue("firestore_emulator"))
         monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-session-events")
         yield FirestoreStore(f"session_events_{uuid.uuid4().hex[:12]}")
     else:
-        from session_events.stores.dynamodb import DynamoDbStore
-        from session_events.stores.dynamodb_table import create_table
+        from session_events.stores.dynamodb.store import DynamoDbStore
+        from session_events.stores.dynamodb.table import create_table
 
         client = request.getfixturevalue("moto_dynamodb")
         table = f"session_events_{uuid.uuid4().hex[:12]}"
@@ -286,7 +286,7 @@ def test_identity_sessions_in_window_newest_first_with_limit(store: Any) -> None
 
 
 def test_sqlite_sweeps_expired_events_and_keeps_the_rest(tmp_path: Path) -> None:
-    from session_events.stores.sqlite import SqliteStore
+    from session_events.stores.sqlite.store import SqliteStore
 
     store = SqliteStore(str(tmp_path / "events.db"))
     store.put_many([record(make_event(1, 10), retention_days=1), record(make_event(2, 10))])
@@ -296,7 +296,7 @@ def test_sqlite_sweeps_expired_events_and_keeps_the_rest(tmp_path: Path) -> None
 
 
 def test_the_job_sweeps_on_sqlite(tmp_path: Path) -> None:
-    from session_events.stores.sqlite import SqliteStore
+    from session_events.stores.sqlite.store import SqliteStore
 
     store = SqliteStore(str(tmp_path / "events.db"))
     store.put_many([record(make_event(1, 10), retention_days=1)])
@@ -307,7 +307,7 @@ def test_the_job_sweeps_on_sqlite(tmp_path: Path) -> None:
 def _job_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """What `make rollup` runs."""
     return subprocess.run(
-        [sys.executable, "-m", "session_events.job"],
+        [sys.executable, "-m", "session_events.rollups.job"],
         env={**os.environ, "PYTHONPATH": str(ROOT / "functions"), **env},
         capture_output=True,
         text=True,
@@ -317,7 +317,7 @@ def _job_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_command_line_job_runs_once_on_the_configured_store(tmp_path: Path) -> None:
-    from session_events.stores.sqlite import SqliteStore
+    from session_events.stores.sqlite.store import SqliteStore
 
     path = tmp_path / "events.db"
     store = SqliteStore(str(path))
@@ -350,7 +350,7 @@ def test_the_command_line_job_fails_loudly_when_the_store_is_unreachable() -> No
 def test_a_window_larger_than_one_page_is_read_whole(
     store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import session_events.stores.firestore_read as firestore_read
+    import session_events.stores.firestore.reads as firestore_read
 
     monkeypatch.setattr(firestore_read, "WINDOW_PAGE", 3)
     fill(store, [make_event(i, 10 + i % 3, n=i) for i in range(11)])

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from support import event
 
-from session_events.schema import SessionEvent, format_timestamp, validation_issues
+from session_events.contract.schema import SessionEvent, format_timestamp, validation_issues
 
 
 def soon(hours: float) -> str:

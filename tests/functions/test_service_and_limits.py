@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import event, hexhash
 
-from session_events.ratelimit import RateLimiter
-from session_events.schema import SessionEvent
-from session_events.service import IngestService
+from session_events.contract.schema import SessionEvent
+from session_events.ingest.ratelimit import RateLimiter
+from session_events.ingest.service import IngestService
 from session_events.stores.base import Outcome, document_id
 from session_events.stores.memory import MemoryStore
-from session_events.stores.sqlite import SqliteStore
+from session_events.stores.sqlite.store import SqliteStore
 
 NOW = datetime(2026, 6, 1, 8, 0, 0, 123456, tzinfo=UTC)
 

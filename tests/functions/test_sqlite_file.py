@@ -10,10 +10,10 @@ from pathlib import Path
 
 from support import ROOT, event, hexhash
 
-from session_events.service import IngestService
+from session_events.ingest.service import IngestService
+from session_events.ingest.validator import validate_event
 from session_events.stores.base import Outcome
-from session_events.stores.sqlite import SqliteStore
-from session_events.validator import validate_event
+from session_events.stores.sqlite.store import SqliteStore
 
 # "Not forever": a bound on waiting, never a timing assertion.
 LIVENESS_S = 60
@@ -47,9 +47,9 @@ def test_accepted_events_survive_the_process_dying_without_closing(tmp_path: Pat
 import os, sys
 sys.path.insert(0, {str(ROOT / "functions")!r})
 from datetime import UTC, datetime, timedelta
-from session_events.service import IngestService
-from session_events.stores.sqlite import SqliteStore
-from session_events.validator import validate_event
+from session_events.ingest.service import IngestService
+from session_events.stores.sqlite.store import SqliteStore
+from session_events.ingest.validator import validate_event
 service = IngestService(SqliteStore({str(path)!r}))
 for n in range(300):
     body = {event()!r} | {{"session_id_hash": format(n, "064x")}}

@@ -11,7 +11,7 @@ from conftest import AppFactory
 from flask.testing import FlaskClient
 from support import BATCH_URL, hexhash
 
-from session_events.schema import format_timestamp
+from session_events.contract.schema import format_timestamp
 
 JOB = "/v1/jobs/rollup"
 JOB_TOKEN = "job-token-0123456789"
@@ -298,7 +298,7 @@ def test_publish_k_raises_the_threshold(
 def test_stats_answers_match_their_published_models(
     public: FlaskClient, path: str, model: str
 ) -> None:
-    from session_events import openapi_read
+    from session_events.contract import openapi_read
 
     body = public.get(path).get_json()
     getattr(openapi_read, model).model_validate(body)
@@ -308,7 +308,7 @@ def test_stats_answers_match_their_published_models(
 def test_job_answer_matches_its_published_model(
     make_client: AppFactory, sqlite_env: dict[str, str]
 ) -> None:
-    from session_events.openapi_read import JobAnswer
+    from session_events.contract.openapi_read import JobAnswer
 
     client = make_client(**sqlite_env, SESSION_EVENTS_JOB_TOKEN=JOB_TOKEN)
     answer = JobAnswer.model_validate(client.post(JOB, headers=bearer(JOB_TOKEN)).get_json())

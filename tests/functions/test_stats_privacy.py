@@ -8,16 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_events.privacy import (
+from session_events.read.settings import ReadSettings
+from session_events.rollups.compute import DailyRow, Plan, RefRow, VersionRow, compute
+from session_events.rollups.privacy import (
     public_daily,
     public_refs,
     public_versions,
     publish_count,
     suppressed_positions,
 )
-from session_events.readconfig import ReadSettings
-from session_events.readmodel import StoredEvent
-from session_events.rollup import DailyRow, Plan, RefRow, VersionRow, compute
+from session_events.stores.readmodel import StoredEvent
 
 
 def daily(*counts: tuple[int, int]) -> list[DailyRow]:

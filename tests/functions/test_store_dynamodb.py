@@ -21,15 +21,14 @@ from loopback import free_port
 from moto import mock_aws
 from support import BATCH_URL, ROOT, URL, event, hexhash
 
-from session_events.config import Settings
-from session_events.errors import StoreUnavailable
-from session_events.runtime import get_runtime
-from session_events.schema import SessionEvent
-from session_events.service import IngestService
-from session_events.stores import open_store
+from session_events.contract.schema import SessionEvent
+from session_events.core.errors import StoreUnavailable
+from session_events.ingest.config import Settings
+from session_events.ingest.service import IngestService
+from session_events.runtime import get_runtime, open_store
 from session_events.stores.base import EventRecord, Outcome, document_id
-from session_events.stores.dynamodb import DynamoDbStore, item
-from session_events.stores.dynamodb_table import (
+from session_events.stores.dynamodb.store import DynamoDbStore, item
+from session_events.stores.dynamodb.table import (
     IDENTITY_INDEX,
     cli_input,
     create_table,

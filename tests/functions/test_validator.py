@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from support import MAIN, ROOT, event
 
-from session_events import validator
-from session_events.schema import BatchEnvelope, SessionEvent
-from session_events.timestamps import format_timestamp
-from session_events.validator import batch_items, validate_event, validation_issues
+from session_events.contract.schema import BatchEnvelope, SessionEvent
+from session_events.core.timestamps import format_timestamp
+from session_events.ingest import validator
+from session_events.ingest.validator import batch_items, validate_event, validation_issues
 
 FIELDS = list(SessionEvent.model_fields)
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from session_events.viewer import render_dashboard, render_session
+from session_events.viewer.pages import render_dashboard, render_session
 
 HOSTILE = (
     "<script>alert(1)</script>",

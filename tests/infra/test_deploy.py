@@ -61,6 +61,7 @@ APIS = [
     "cloudscheduler.googleapis.com",
 ]
 JOB_SECRET = "session-events-job-token"
+READ_SECRET = "session-events-read-token"
 FUNCTION_URL = "https://session-events-abc.a.run.app"
 JOB_TOKEN = "0123abcd" * 8
 
@@ -122,21 +123,40 @@ DEPLOY = [
     f"--service-account={SA}", "--memory=512Mi", "--cpu=1", "--concurrency=80",
     "--min-instances=0", "--max-instances=10", "--timeout=540s",
     "--env-vars-file=infra/env.prod.yaml",
-    f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest", "--quiet",
+    f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
+    f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest",
+    "--quiet",
 ]
 DESCRIBE_FN = [
     "functions", "describe", "session-events", f"--region={REGION}", f"--project={PROJECT}",
     "--format=value(serviceConfig.uri)",
 ]
-DESCRIBE_SECRET = ["secrets", "describe", JOB_SECRET, f"--project={PROJECT}"]
-CREATE_SECRET = [
-    "secrets", "create", JOB_SECRET, "--replication-policy=automatic", "--data-file=-",
-    f"--project={PROJECT}",
-]
-GRANT_JOB_SECRET = [
-    "secrets", "add-iam-policy-binding", JOB_SECRET, f"--member=serviceAccount:{SA}",
-    "--role=roles/secretmanager.secretAccessor", f"--project={PROJECT}", "--quiet",
-]
+
+
+def describe_secret(name: str) -> list[str]:
+    return ["secrets", "describe", name, f"--project={PROJECT}"]
+
+
+def create_secret(name: str) -> list[str]:
+    return [
+        "secrets", "create", name, "--replication-policy=automatic", "--data-file=-",
+        f"--project={PROJECT}",
+    ]
+
+
+def grant_secret(name: str) -> list[str]:
+    return [
+        "secrets", "add-iam-policy-binding", name, f"--member=serviceAccount:{SA}",
+        "--role=roles/secretmanager.secretAccessor", f"--project={PROJECT}", "--quiet",
+    ]
+
+
+DESCRIBE_SECRET = describe_secret(JOB_SECRET)
+CREATE_SECRET = create_secret(JOB_SECRET)
+GRANT_JOB_SECRET = grant_secret(JOB_SECRET)
+DESCRIBE_READ_SECRET = describe_secret(READ_SECRET)
+CREATE_READ_SECRET = create_secret(READ_SECRET)
+GRANT_READ_SECRET = grant_secret(READ_SECRET)
 ACCESS_SECRET = ["secrets", "versions", "access", "latest", f"--secret={JOB_SECRET}",
                  f"--project={PROJECT}"]
 DESCRIBE_SCHEDULE = [
@@ -163,10 +183,13 @@ FRESH_PROJECT = [
     *FIRESTORE_SETUP,
     DESCRIBE_SECRET,
     CREATE_SECRET,
+    DESCRIBE_READ_SECRET,
+    CREATE_READ_SECRET,
     DESCRIBE_SA,
     CREATE_SA,
     GRANT_DATASTORE,
     GRANT_JOB_SECRET,
+    GRANT_READ_SECRET,
     DEPLOY,
     DESCRIBE_FN,
     ACCESS_SECRET,
@@ -174,7 +197,7 @@ FRESH_PROJECT = [
     schedule("create", JOB_TOKEN),
     DESCRIBE_FN,
 ]
-CREATED = (CREATE_DB, CREATE_SA, CREATE_SECRET)
+CREATED = (CREATE_DB, CREATE_SA, CREATE_SECRET, CREATE_READ_SECRET)
 
 # What a project answers when everything is missing, and when everything is already there.
 READS = [
@@ -289,7 +312,7 @@ def test_dry_run_prints_the_exact_commands_and_runs_none(gcloud: FakeGcloud) -> 
     assert result.returncode == 0, result.stderr
     assert gcloud.calls() == []
     commands = [line for line in result.stdout.splitlines() if not line.startswith("#")]
-    checks = (DESCRIBE_DB, DESCRIBE_SECRET, DESCRIBE_SA, DESCRIBE_SCHEDULE)
+    checks = (DESCRIBE_DB, DESCRIBE_SECRET, DESCRIBE_READ_SECRET, DESCRIBE_SA, DESCRIBE_SCHEDULE)
     reads = {len(FRESH_PROJECT) - 5, len(FRESH_PROJECT) - 4}  # the URL and the token
     planned = [
         c for i, c in enumerate(FRESH_PROJECT) if c not in checks and i not in reads
@@ -376,33 +399,46 @@ def test_ingest_token_secret_is_granted_and_mounted(gcloud: FakeGcloud) -> None:
     deploy = next(call for call in calls if call[:2] == ["functions", "deploy"])
     assert deploy[-2:] == [
         f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
-        "SESSION_EVENTS_INGEST_TOKEN=session-events-ingest-token:latest",
+        "SESSION_EVENTS_INGEST_TOKEN=session-events-ingest-token:latest,"
+        f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest",
         "--quiet",
     ]
 
 
-def test_read_token_secret_is_granted_and_mounted(gcloud: FakeGcloud) -> None:
-    gcloud.answer(PRESENT)
-    assert gcloud.run(READ_TOKEN_SECRET="session-events-read-token").returncode == 0
+def test_a_named_read_token_secret_is_created_granted_and_mounted(gcloud: FakeGcloud) -> None:
+    gcloud.answer(MISSING)
+    assert gcloud.run(READ_TOKEN_SECRET="viewer-token").returncode == 0
     calls = gcloud.calls()
-    assert [
-        "secrets", "add-iam-policy-binding", "session-events-read-token",
-        f"--member=serviceAccount:{SA}", "--role=roles/secretmanager.secretAccessor",
-        f"--project={PROJECT}", "--quiet",
-    ] in calls
+    assert describe_secret("viewer-token") in calls
+    assert create_secret("viewer-token") in calls
+    assert grant_secret("viewer-token") in calls
     deploy = next(call for call in calls if call[:2] == ["functions", "deploy"])
     assert deploy[-2] == (
         f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
-        "SESSION_EVENTS_READ_TOKEN=session-events-read-token:latest"
+        "SESSION_EVENTS_READ_TOKEN=viewer-token:latest"
     )
 
 
-def test_without_token_secrets_only_the_job_token_is_mounted(gcloud: FakeGcloud) -> None:
+def test_dry_run_shows_the_read_token_secret_made_and_mounted(gcloud: FakeGcloud) -> None:
+    printed = gcloud.run(DRY_RUN="1").stdout.splitlines()
+    commands = [shlex.split(line) for line in printed if line.startswith("gcloud ")]
+    assert ["gcloud", *CREATE_READ_SECRET] in commands
+    assert ["gcloud", *GRANT_READ_SECRET] in commands
+    deploy = next(c for c in commands if c[1:3] == ["functions", "deploy"])
+    assert f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest" in deploy[-2]
+    before = printed[printed.index(shlex.join(["gcloud", *CREATE_READ_SECRET])) - 1]
+    assert before == "# the next command reads a random token on stdin"
+
+
+def test_without_an_ingest_secret_the_job_and_read_tokens_are_mounted(
+    gcloud: FakeGcloud,
+) -> None:
     gcloud.answer(PRESENT)
     gcloud.run()
     deploy = next(call for call in gcloud.calls() if call[:2] == ["functions", "deploy"])
     assert [flag for flag in deploy if "secret" in flag] == [
-        f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest"
+        f"--set-secrets=SESSION_EVENTS_JOB_TOKEN={JOB_SECRET}:latest,"
+        f"SESSION_EVENTS_READ_TOKEN={READ_SECRET}:latest"
     ]
 
 
@@ -508,7 +544,7 @@ def test_env_file_carries_no_ingest_token() -> None:
 
 
 def test_env_file_is_valid_for_the_function_settings() -> None:
-    from session_events.config import Settings
+    from session_events.ingest.config import Settings
 
     settings = Settings.from_env(parse_env_file(ENV_FILE))
     assert settings.store == "firestore"

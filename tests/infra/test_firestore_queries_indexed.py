@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from session_events.job import run_rollup
-from session_events.readmodel import Cursor
-from session_events.schema import SessionEvent
+from session_events.contract.schema import SessionEvent
+from session_events.rollups.job import run_rollup
 from session_events.stores.base import EventRecord
-from session_events.stores.firestore import FirestoreStore
+from session_events.stores.firestore.store import FirestoreStore
+from session_events.stores.readmodel import Cursor
 
 ROOT = Path(__file__).resolve().parents[2]
 INDEXES = json.loads((ROOT / "infra" / "firestore.indexes.json").read_text())

@@ -165,7 +165,7 @@ def test_the_sender_ends_by_its_deadline_even_while_an_import_hangs(
     (slow / "requests" / "__init__.py").write_text("import time\ntime.sleep(120)\n")
     queue_directly(install, 1, "hung-import")
     sender = subprocess.Popen(
-        [sys.executable, "-m", "session_event_emitter.sender", "--deadline", "1"],
+        [sys.executable, "-m", "session_event_emitter.send.sender", "--deadline", "1"],
         env=install.env(silent_url, PYTHONPATH=str(slow)),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -125,7 +125,7 @@ class SenderWatch:
                 continue
             if fields[0] == "Z" or self.needle not in environ:
                 continue
-            if b"session_event_emitter.sender" in cmdline:
+            if b"session_event_emitter.send.sender" in cmdline:
                 ages[int(entry)] = uptime - int(fields[19]) / self.ticks
         return ages
 

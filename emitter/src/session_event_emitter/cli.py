@@ -15,10 +15,20 @@ from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import NoReturn
 
-SUBCOMMANDS = ("status", "flush", "enable", "disable", "retry-dead", "log", "ref")
+# Each subcommand and its module in commands/, which has a ``run(args) -> int``.
+COMMAND_MODULES = {
+    "status": "status",
+    "flush": "flush",
+    "enable": "enable",
+    "disable": "disable",
+    "retry-dead": "retry_dead",
+    "log": "log",
+    "ref": "ref",
+}
+SUBCOMMANDS = tuple(COMMAND_MODULES)
 
 
 class UsageError(Exception):
@@ -173,9 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The bare hook, the common case: no flags to parse, so argparse is not loaded.
         return _hook(_BareHookArgs())
     if arguments[0] == "ref" and not any(token.startswith("-") for token in arguments[1:]):
-        from session_event_emitter import refs
+        from session_event_emitter.commands import ref
 
-        return refs.command(_BareRefArgs(arguments[1:]))
+        return ref.run(_BareRefArgs(arguments[1:]))
     wants_commands = any(token in SUBCOMMANDS or token in ("-h", "--help") for token in arguments)
     parser = build_parser(with_commands=wants_commands)
     try:
@@ -185,29 +195,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if _is_hook_run(arguments) else 2
     if args.command is None:
         return _hook(args)
-    if args.command == "ref":  # run by a hook after every tool call: it loads only refs
-        from session_event_emitter import refs
+    # Only the chosen command's module is loaded: `ref` runs after every tool call.
+    from importlib import import_module
 
-        return refs.command(args)
-    from session_event_emitter import commands
-
-    handler = {
-        "status": commands.status,
-        "flush": commands.flush,
-        "enable": commands.enable,
-        "disable": commands.disable,
-        "retry-dead": commands.retry_dead,
-        "log": commands.log,
-    }[args.command]
+    module = import_module(f"session_event_emitter.commands.{COMMAND_MODULES[args.command]}")
+    handler: Callable[[argparse.Namespace], int] = module.run
     return handler(args)
 
 
 def _is_hook_run(arguments: Sequence[str]) -> bool:
     """The SessionEnd hook, or ``ref`` run from a hook: such runs always exit 0."""
     if "ref" in arguments:
-        from session_event_emitter import refs
+        from session_event_emitter.commands import ref
 
-        return refs.runs_as_hook(arguments, sys.stdin)
+        return ref.runs_as_hook(arguments, sys.stdin)
     return not any(token in SUBCOMMANDS for token in arguments)
 
 

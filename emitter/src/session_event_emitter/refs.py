@@ -1,8 +1,9 @@
 """Discovery refs touched in a running session, kept locally until its SessionEnd event takes them.
 
-``session-event-emit ref REF...`` records refs (from a PostToolUse hook or the plugin); the
-SessionEnd hook adds them to that session's ``discovery_refs`` after the configured ones
-and forgets them once the event is in the outbox. Layout under ``$SESSION_EVENTS_HOME``::
+This is the store. ``session-event-emit ref REF...`` (commands/ref.py) records refs from a
+PostToolUse hook or the plugin; the SessionEnd hook adds them to that session's
+``discovery_refs`` after the configured ones and forgets them once the event is in the outbox.
+Layout under ``$SESSION_EVENTS_HOME``::
 
     session-refs/<session_id_hash>.json   {"v": 1, "refs": [...]} in order of first use
     session-refs/.lock                    held while a file is read, changed and replaced
@@ -16,10 +17,9 @@ than 7 days (a session that never ended). With consent off nothing is created at
 from __future__ import annotations
 
 import os
-import sys
 import time
 
-from session_event_emitter import diagnostics, jsoncodec
+from session_event_emitter import jsoncodec
 from session_event_emitter.fsutil import (
     TMP_PREFIX,
     ensure_private_dir,
@@ -31,16 +31,7 @@ from session_event_emitter.settings import MAX_DISCOVERY_REFS, is_ref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Callable, Iterable, Mapping, Sequence
-    from typing import Protocol, TextIO
-
-    class RefArgs(Protocol):
-        """What ``ref`` reads of its command line."""
-
-        url: str | None
-        session_id: str | None
-        refs: list[str]
+    from collections.abc import Iterable, Sequence
 
 
 REFS_DIR = "session-refs"
@@ -50,7 +41,6 @@ MAX_SESSION_FILES = 100
 MAX_AGE_SECONDS = 7 * 24 * 3600.0
 LOCK_TIMEOUT_SECONDS = 5.0
 FILE_LIMIT = 64 * 1024
-HOOK_STDIN_LIMIT = 8 * 1024 * 1024  # PostToolUse input carries the tool's whole answer
 _LOWER_HEX = frozenset("0123456789abcdef")
 
 
@@ -184,75 +174,3 @@ def _prune(directory: str, *, keep: str, now: float | None = None) -> None:
     files.sort()
     for _, path in files[: max(0, len(files) - (MAX_SESSION_FILES - 1))]:
         unlink_quietly(path)
-
-
-def runs_as_hook(arguments: Sequence[str], stdin: TextIO | None) -> bool:
-    """A ``ref`` run is a hook run unless ``--session-id`` is given or stdin is a terminal."""
-    if any(arg == "--session-id" or arg.startswith("--session-id=") for arg in arguments):
-        return False
-    try:
-        return stdin is not None and not os.isatty(stdin.fileno())
-    except (AttributeError, OSError, ValueError):
-        return True
-
-
-def command(args: argparse.Namespace | RefArgs) -> int:
-    """``session-event-emit ref``: a hook run always exits 0 and prints nothing."""
-    as_hook = args.session_id is None and runs_as_hook([], sys.stdin)
-    if not as_hook:
-        return _record_from(args, os.environ, sys.stdin, say=_stderr)
-    try:
-        _record_from(args, os.environ, sys.stdin, say=None)
-    except BaseException as exc:  # a hook must never fail the tool call
-        diagnostics.debug(__name__, "ref failed: %s", type(exc).__name__)
-    return 0
-
-
-def _stderr(text: str) -> None:
-    sys.stderr.write(f"session-event-emit ref: {text}\n")
-
-
-def _record_from(
-    args: argparse.Namespace | RefArgs,
-    env: Mapping[str, str],
-    stdin: TextIO | None,
-    *,
-    say: Callable[[str], None] | None,
-) -> int:
-    """Record the refs of `args`; `say` (None in a hook run) hears what went wrong."""
-    from session_event_emitter.settings import Settings
-
-    settings = Settings.load(env, url=args.url)
-    if not settings.consent.enabled or settings.url is None:
-        if say is not None:
-            why = (
-                f"telemetry is off ({settings.consent.source})"
-                if not settings.consent.enabled
-                else "no endpoint is configured"
-            )
-            say(f"{why}; nothing recorded")
-        return 0
-    from session_event_emitter.event import HookInput, known_session_id, session_id_text
-    from session_event_emitter.hook import read_hook_stdin
-    from session_event_emitter.identity import session_id_hash
-
-    if args.session_id is not None:
-        session_id = session_id_text(args.session_id)
-    else:
-        data = read_hook_stdin(stdin, limit=HOOK_STDIN_LIMIT)
-        session_id = known_session_id(HookInput.parse(data), env)
-    if session_id is None:
-        if say is not None:
-            say("no session id (give --session-id, or the hook JSON on stdin)")
-        return 2
-    invalid = [ref for ref in args.refs if not is_ref(ref)]
-    if say is not None:
-        for ref in invalid:
-            say(f"skipped, not a discovery ref: {ref!r}")
-    try:
-        record(settings.home_dir, session_id_hash(session_id), args.refs)
-    except (OSError, TimeoutError) as exc:
-        if say is not None:
-            say(f"could not store the refs: {type(exc).__name__}: {exc}")
-        return 1
-    return 1 if invalid else 0

@@ -17,16 +17,17 @@ import sys
 from session_event_emitter import diagnostics
 
 _FD_DIRS = ("/proc/self/fd", "/dev/fd")
+SENDER_MODULE = "session_event_emitter.send.sender"
 
 
 def start_sender(home: str, deadline: float, url: str | None = None) -> bool:
-    """Launch ``python -m session_event_emitter.sender``, detached; never raises.
+    """Launch ``python -m session_event_emitter.send.sender``, detached; never raises.
 
     Returns whether it could be started.
     """
     if not sys.executable:
         return False
-    command = [sys.executable, "-m", "session_event_emitter.sender", "--deadline", f"{deadline:g}"]
+    command = [sys.executable, "-m", SENDER_MODULE, "--deadline", f"{deadline:g}"]
     if url is not None:
         command += ["--url", url]
     env = dict(os.environ, SESSION_EVENTS_HOME=home)

@@ -9,8 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from session_events.readmodel import Cursor, SessionPage, StoredEvent
-from session_events.validator import SessionEvent
+from session_events.contract.rules import SessionEvent
+from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
 
 
 class Outcome(StrEnum):

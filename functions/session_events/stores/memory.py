@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from session_events.readmodel import Cursor, SessionPage, StoredEvent
+from session_events.core.timestamps import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
-from session_events.timestamps import format_timestamp
+from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
 
 
 def _stored(fields: dict[str, Any]) -> StoredEvent:

@@ -1,0 +1,84 @@
+"""``status``: consent, endpoint, outbox, dead letters and last delivery, in words or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from session_event_emitter.commands.console import out
+from session_event_emitter.outbox import Outbox
+from session_event_emitter.send import audit
+from session_event_emitter.settings import Settings
+
+
+def _endpoint_line(settings: Settings) -> str:
+    """The endpoint in words: where events go, or why they cannot go anywhere."""
+    endpoint = settings.endpoint
+    if endpoint is not None:
+        from session_event_emitter.send import modes
+
+        if endpoint.batch is None or modes.single_only(settings.home, endpoint.batch):
+            mode = "one event per request (single-event endpoint)"
+        else:
+            mode = "batches"
+        return f"{endpoint.shown}, {mode} (source: {settings.url_source})"
+    return settings.url_problem or f"- ({settings.url_source})"
+
+
+def _last_delivery_line(last: dict[str, object]) -> str:
+    counts = ", ".join(
+        f"{name.replace('_', ' ')} {last.get(name, 0)}"
+        for name in ("accepted", "duplicate", "dead_lettered", "retry_later", "remaining")
+    )
+    detail = f"\n               {last['detail']}" if last.get("detail") else ""
+    return f"{last.get('at', '?')} {last.get('outcome', '?')} ({counts}){detail}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from session_event_emitter.endpoint import redact
+
+    settings = Settings.load(url=args.url)
+    outbox = Outbox(settings.home)
+    depth = outbox.depth()
+    dead = outbox.dead_letters()
+    last = audit.read_last_delivery(settings.home)
+    endpoint = settings.endpoint
+    report = {
+        "consent": "on" if settings.consent.enabled else "off",
+        "consent_source": settings.consent.source,
+        "endpoint": endpoint.shown if endpoint is not None else None,
+        "batch_endpoint": redact(endpoint.batch) if endpoint and endpoint.batch else None,
+        "endpoint_source": settings.url_source,
+        "endpoint_problem": settings.url_problem,
+        "endpoint_line": _endpoint_line(settings),
+        "home": str(settings.home),
+        "outbox_events": depth.events,
+        "outbox_bytes": depth.bytes,
+        "dead_letters": len(dead),
+        "counters": depth.counters,
+        "last_delivery": last or None,
+        "warnings": list(settings.warnings),
+    }
+    if args.json:
+        out(json.dumps(report, indent=2, sort_keys=True))
+        return 0
+    out(f"consent:       {report['consent']} (source: {settings.consent.source})")
+    out(f"endpoint:      {report['endpoint_line']}")
+    out(f"home:          {settings.home}")
+    out(f"outbox:        {depth.events} event(s) pending, {depth.bytes} bytes")
+    out(
+        f"dead letters:  {len(dead)}"
+        + (" (the server called them invalid; `retry-dead` puts them back)" if dead else "")
+    )
+    for record in dead[-5:]:
+        issues = record.get("issues") or []
+        first = issues[0] if isinstance(issues, list) and issues else {}
+        where = ".".join(str(p) for p in first.get("loc", [])) if isinstance(first, dict) else ""
+        out(f"               {record.get('reason', '?')}: {where} {first.get('msg', '')}".rstrip())
+    if depth.counters:
+        counters = ", ".join(f"{k}={v}" for k, v in sorted(depth.counters.items()))
+        out(f"counters:      {counters}")
+    out(f"last delivery: {_last_delivery_line(last) if last else 'never'}")
+    for warning in settings.warnings:
+        out(f"warning:       {warning}")
+    return 0

@@ -1,0 +1,3 @@
+"""Shared core: errors, logs, time, deadlines, display ids and the one request wrapper.
+Imports nothing else of the package; every other package may import it.
+"""

@@ -1,0 +1,113 @@
+"""Settings of the ingest function, read once from the environment and validated eagerly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from session_events.core.errors import ConfigurationError
+
+STORES = ("sqlite", "firestore", "dynamodb", "memory")
+
+SINGLE_BODY_LIMIT = 64 * 1024
+BATCH_BODY_LIMIT = 1024 * 1024
+
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_ENDPOINT = re.compile(r"https?://[^\s/?#]+(/\S*)?")
+
+# The store work of one request ends within this by default: below the emitter's 5 s read
+# timeout, so its answer (even a 503) arrives before the emitter gives up on it.
+DEFAULT_STORE_TIMEOUT_S = 4.0
+
+# The longest store timeout taken: a Cloud Function (gen2) HTTP request lasts at most an hour.
+MAX_TIMEOUT_S = 3600.0
+
+
+class _Reader:
+    """Reads variables and notes every malformed one, so all are reported at once."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, "").strip() or default
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be an integer")
+            return default
+        if value < minimum:
+            self.problems.append(f"{name} must be >= {minimum}")
+            return default
+        return value
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a number of seconds")
+            return default
+        if not 0 < value <= MAX_TIMEOUT_S:
+            self.problems.append(f"{name} must be > 0 and <= {MAX_TIMEOUT_S:g}")
+            return default
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the function reads from its environment (CONTRACT §2, §3)."""
+
+    store: str = "sqlite"
+    sqlite_path: str = ".data/session_events.db"
+    collection: str = "session_events"
+    dynamodb_table: str = "session_events"
+    dynamodb_endpoint_url: str | None = None
+    retention_days: int = 365
+    rate_limit_per_minute: int = 600
+    ingest_token: str | None = None
+    store_timeout_s: float = DEFAULT_STORE_TIMEOUT_S
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """The settings, or ConfigurationError naming every malformed variable at once."""
+        read = _Reader(env)
+        store = read.text("SESSION_EVENTS_STORE", "sqlite").lower()
+        if store not in STORES:
+            read.problems.append(f"SESSION_EVENTS_STORE must be one of {', '.join(STORES)}")
+        collection = read.text("SESSION_EVENTS_COLLECTION", "session_events")
+        if "/" in collection:
+            read.problems.append("SESSION_EVENTS_COLLECTION must not contain '/'")
+        table = read.text("SESSION_EVENTS_DYNAMODB_TABLE", "session_events")
+        if not _TABLE_NAME.fullmatch(table):
+            read.problems.append(
+                "SESSION_EVENTS_DYNAMODB_TABLE must be 3-255 characters of A-Z a-z 0-9 _ . -"
+            )
+        endpoint = read.text("SESSION_EVENTS_DYNAMODB_ENDPOINT", "") or None
+        if endpoint is not None and not _ENDPOINT.fullmatch(endpoint):
+            read.problems.append(
+                "SESSION_EVENTS_DYNAMODB_ENDPOINT must be an http:// or https:// URL"
+            )
+        settings = cls(
+            store=store,
+            sqlite_path=read.text("SESSION_EVENTS_SQLITE_PATH", ".data/session_events.db"),
+            collection=collection,
+            dynamodb_table=table,
+            dynamodb_endpoint_url=endpoint,
+            retention_days=read.integer("SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
+            rate_limit_per_minute=read.integer("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
+            ingest_token=read.text("SESSION_EVENTS_INGEST_TOKEN", "") or None,
+            store_timeout_s=read.seconds("SESSION_EVENTS_STORE_TIMEOUT_S", DEFAULT_STORE_TIMEOUT_S),
+        )
+        if read.problems:
+            raise ConfigurationError("; ".join(read.problems))
+        return settings
