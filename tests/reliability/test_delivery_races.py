@@ -229,7 +229,7 @@ def test_log_lists_every_event_that_got_a_verdict_when_the_sender_is_killed_as_i
             queue_directly(install, 150, f"killed-{trial}-{verdict}")
             seen = len(server.requests)
             sender = subprocess.Popen(
-                [sys.executable, "-m", "session_event_emitter.sender", "--deadline", "10"],
+                [sys.executable, "-m", "session_event_emitter.send.sender", "--deadline", "10"],
                 env=install.env(server.url),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     dead = outbox.dead_letters()
     last = audit.read_last_delivery(settings.home)
     endpoint = settings.endpoint
+    warnings = [*settings.warnings, *_home_warnings(settings)]
     report = {
         "consent": "on" if settings.consent.enabled else "off",
         "consent_source": settings.consent.source,
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         "dead_letters": len(dead),
         "counters": depth.counters,
         "last_delivery": last or None,
-        "warnings": list(settings.warnings),
+        "warnings": warnings,
     }
     if args.json:
         out(json.dumps(report, indent=2, sort_keys=True))
@@ -79,6 +80,22 @@ def run(args: argparse.Namespace) -> int:
         counters = ", ".join(f"{k}={v}" for k, v in sorted(depth.counters.items()))
         out(f"counters:      {counters}")
     out(f"last delivery: {_last_delivery_line(last) if last else 'never'}")
-    for warning in settings.warnings:
+    for warning in warnings:
         out(f"warning:       {warning}")
     return 0
+
+
+def _home_warnings(settings: Settings) -> list[str]:
+    """What stops the home from working: a full disk, a `disable` left unfinished."""
+    from session_event_emitter.send import gate
+
+    found = []
+    full = audit.disk_space_problem(settings.home)
+    if full is not None:
+        found.append(full)
+    if gate.withdrawal_pending(settings.home):
+        found.append(
+            "a `disable` was stopped before it emptied the outbox: nothing is sent, and the "
+            "next `disable`, `enable` or `retry-dead` deletes what it left"
+        )
+    return found
