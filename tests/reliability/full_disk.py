@@ -69,8 +69,9 @@ def main() -> None:
         refused.bind(("127.0.0.1", 0))
         refused_url = f"http://127.0.0.1:{refused.getsockname()[1]}"
     said: dict[str, object] = {
-        "first_run": _run("session_event_emitter", "flush", "--deadline", "1", env=env,
-                          url=refused_url),
+        "first_run": _run(
+            "session_event_emitter", "flush", "--deadline", "1", env=env, url=refused_url
+        ),
     }
     filler = os.path.join(home, "filler")
     _fill(filler)
@@ -78,16 +79,18 @@ def main() -> None:
         "session_event_emitter.send.sender", "--deadline", "10", env=env, url=sender_url
     )
     said["status"] = _run("session_event_emitter", "status", env=env, url=flush_url)
-    said["status_json"] = _run("session_event_emitter", "status", "--json", env=env,
-                               url=flush_url)
-    said["flush"] = _run("session_event_emitter", "flush", "--deadline", "5", env=env,
-                         url=flush_url)
+    said["status_json"] = _run("session_event_emitter", "status", "--json", env=env, url=flush_url)
+    said["flush"] = _run(
+        "session_event_emitter", "flush", "--deadline", "5", env=env, url=flush_url
+    )
     os.unlink(filler)
-    said["flush_with_room"] = _run("session_event_emitter", "flush", "--deadline", "5",
-                                   env=env, url=flush_url)
+    said["flush_with_room"] = _run(
+        "session_event_emitter", "flush", "--deadline", "5", env=env, url=flush_url
+    )
     said["log"] = _run("session_event_emitter", "log", "-n", "0", env=env, url=flush_url)
-    said["status_with_room"] = _run("session_event_emitter", "status", "--json", env=env,
-                                    url=flush_url)
+    said["status_with_room"] = _run(
+        "session_event_emitter", "status", "--json", env=env, url=flush_url
+    )
     json.dump(said, sys.stdout)
 
 
