@@ -155,7 +155,9 @@ class Delivery:
         self.left_for_later: set[str] = set()
         self.batch_missing: Refusal | None = None
         self.set_aside: str | None = None
-        self.disk_problem: str | None = None
+        self.unwritten: list[str] = []  # what the disk refused this run, in words
+        self.disk_error: OSError | None = None
+        self.unlogged = 0  # events answered but kept pending: their log lines were refused
         self.last_words = "the deadline came before an answer"
         self.plan = _Plan(
             retry=Retry(
@@ -196,15 +198,21 @@ class Delivery:
                 self.report.outcome, self.report.detail = stop.outcome, stop.detail
             self.report.remaining = self.outbox.depth().events
             self._conclude()
-            self._name_the_disk()
+            detail = self.report.detail
+            self._name_the_disk(detail)
             self._record_run(self.report)
-        self._name_the_disk()  # the record itself may be what the disk refused
+            self._name_the_disk(detail)  # the record itself may be what the disk refused
         return self.report
 
-    def _name_the_disk(self) -> None:
-        problem = self.disk_problem
-        if problem is not None and problem not in self.report.detail:
-            self.report.detail = "; ".join(filter(None, (self.report.detail, problem)))
+    def _name_the_disk(self, detail: str) -> None:
+        """The run's detail, and what the disk refused to record, if anything."""
+        if self.disk_error is not None:
+            refused = audit.disk_problem(self.home, self.disk_error, " and ".join(self.unwritten))
+            if self.unlogged:
+                refused += (
+                    f"; {self.unlogged} answered event(s) stay pending until the log can take them"
+                )
+            self.report.detail = "; ".join(filter(None, (detail, refused)))
 
     def _record_run(self, report: Report) -> None:
         """Write the run's record for ``status``; a disk that refuses it stops nothing."""
@@ -214,8 +222,9 @@ class Delivery:
             self._disk_refused(exc, "the last delivery result")
 
     def _disk_refused(self, exc: OSError, what: str) -> None:
-        if self.disk_problem is None:
-            self.disk_problem = audit.disk_problem(self.home, exc, what)
+        if what not in self.unwritten:
+            self.unwritten.append(what)
+        self.disk_error = self.disk_error or exc
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -271,7 +280,10 @@ class Delivery:
         missing, self.batch_missing = self.batch_missing, None
         if isinstance(result, list):
             if batch_url is not None:
-                modes.remember_single_only(self.home, batch_url)
+                try:
+                    modes.remember_single_only(self.home, batch_url)
+                except OSError as exc:  # asked again next run: nothing is lost
+                    self._disk_refused(exc, "the endpoint's mode")
             self.report.mode = "single"
             return result
         if result.transient:
@@ -337,13 +349,14 @@ class Delivery:
             # No line, no removal: the events stay pending and are sent again next run.
             self._disk_refused(exc, "the audit log")
             self.left_for_later.update(entry.key for entry, _ in decided)
+            self.unlogged += len(decided)
             return
         for entry, verdict in decided:
             if verdict.status == INVALID:
                 try:
                     self.outbox.dead_letter(entry, "invalid", {"issues": verdict.issues})
                 except OSError as exc:
-                    self._disk_refused(exc, "a dead letter")
+                    self._disk_refused(exc, "the dead letters")
                     self.left_for_later.add(entry.key)
                     continue
                 self.report.dead_lettered += 1
