@@ -27,6 +27,12 @@ def _dry_run(
         and k not in ("DO_NOT_TRACK", "CLAUDE_SESSION_ID")
     }
     clean.update(HOME=str(tmp_path / "home"), SESSION_EVENTS_HOME=str(tmp_path / "state"), **env)
+    # The identity a real event carries: the install id a first consented run makes (a dry
+    # run on an install without one marks the identity as not made yet).
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    if not (state / "install-id").exists():
+        (state / "install-id").write_text("0b7ad1f2-7a1c-4c55-9a53-6ac1c9e1d7b1\n")
     done = subprocess.run(
         [sys.executable, "-m", "session_event_emitter", "--dry-run", *args],
         input=json.dumps(stdin if stdin is not None else HOOK_INPUT).encode(),
@@ -70,7 +76,7 @@ def test_minimal_event_validates(tmp_path: Path) -> None:
 def test_event_with_every_optional_field_validates(tmp_path: Path) -> None:
     repo = _git_repo(tmp_path / "repo")
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(exist_ok=True)
     refs = ["docs:intro", "a.b-c_d:e", "Z" * 128]
     (state / "config.json").write_text(json.dumps({"discovery_refs": refs}))
     transcript = tmp_path / "t.jsonl"

@@ -147,6 +147,7 @@ def test_openapi_paths_and_methods_are_the_routes() -> None:
     [
         ("/v1/session-events", {"202", "400", "401", "413", "415", "429", "500", "503"}),
         ("/v1/session-events/batch", {"200", "400", "401", "413", "415", "429", "500", "503"}),
+        ("/v1/forget", {"200", "400", "401", "413", "415", "429", "500", "503"}),
     ],
 )
 def test_ingest_operations_list_every_answer(path: str, codes: set[str]) -> None:

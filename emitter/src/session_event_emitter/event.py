@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from session_event_emitter.settings import Settings
 
 MAX_RAW_SESSION_ID = 4096
+# What `--dry-run` shows as the identity before the install id exists: a dry run writes
+# nothing, so the id (and the hash it gives) is made by the first consented run.
+IDENTITY_NOT_MADE_YET = "(not made yet: made at the first consented run)"
 
 Event = dict[str, object]
 
@@ -115,6 +118,9 @@ def build_event(
 ) -> Event:
     """Derive every field as CONTRACT §4 says; optional fields are left out when unknown.
 
+    With `create_install_id` unset (``--dry-run``) nothing is written: before the install
+    id exists, ``identity_hash`` is `IDENTITY_NOT_MADE_YET` rather than a random stand-in.
+
     The event has the nine keys the original server knows and no ``schema_version`` (its
     absence means 1): ``discovery_refs`` is always a list, and ``branch_sha`` and
     ``github_hash`` are left out when there is none. Counts: an explicit argument, else the
@@ -124,7 +130,10 @@ def build_event(
     moment = Moment.now() if now is None else Moment.of(now)
     salt = identity.quarter_salt(moment.utc.tm_year, moment.utc.tm_mon)
     legacy_dir = settings.legacy_dir_path
-    install = identity.install_id(settings.home_dir, legacy_dir, create=create_install_id)
+    if create_install_id:
+        install: str | None = identity.install_id(settings.home_dir, legacy_dir, create=True)
+    else:
+        install = identity.kept_install_id(settings.home_dir, legacy_dir)
     session_id = raw_session_id(hook, env)
 
     session_hash = identity.session_id_hash(session_id)
@@ -138,7 +147,9 @@ def build_event(
         tokens_saved = stats_tokens
 
     event: Event = {
-        "identity_hash": identity.identity_hash(install, salt),
+        "identity_hash": (
+            identity.identity_hash(install, salt) if install is not None else IDENTITY_NOT_MADE_YET
+        ),
         "session_id_hash": session_hash,
         "ended_at": moment.text(),
         "tool_count": min(max(tool_count or 0, 0), MAX_TOOL_COUNT),

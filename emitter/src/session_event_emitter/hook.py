@@ -81,7 +81,12 @@ def run_hook(
             diagnostics.debug(__name__, "nothing stored: %s", why_not)
             return
     # Only now, with consent, load what building and storing an event needs.
-    from session_event_emitter.event import HookInput, build_event, idempotency_key
+    from session_event_emitter.event import (
+        HookInput,
+        build_event,
+        idempotency_key,
+        known_session_id,
+    )
     from session_event_emitter.outbox import Outbox
     from session_event_emitter.spawn import start_sender
 
@@ -95,14 +100,7 @@ def run_hook(
         create_install_id=not dry_run,
     )
     if dry_run:
-        import json
-
-        out = sys.stdout if stdout is None else stdout
-        out.write(json.dumps(event, indent=2) + "\n")
-        out.flush()
-        why_not = _why_nothing_is_stored(settings) or settings.url_problem
-        if why_not is not None:
-            sys.stderr.write(f"note: {why_not}; nothing would be sent\n")
+        _print_dry_run(event, settings, known_session_id(hook, env) is None, stdout)
         return
     outbox = Outbox(settings.home_dir)
     try:
@@ -124,6 +122,35 @@ def run_hook(
         # The sender records this for `status` too; parsing the URL here costs only debuggers.
         diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)
     (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
+
+
+def _print_dry_run(
+    event: dict[str, object], settings: Settings, random_session: bool, stdout: TextIO | None
+) -> None:
+    """The event on stdout; on stderr, each way in which the real one will differ."""
+    import json
+
+    from session_event_emitter.event import IDENTITY_NOT_MADE_YET
+
+    out = sys.stdout if stdout is None else stdout
+    out.write(json.dumps(event, indent=2) + "\n")
+    out.flush()
+    notes = []
+    if event["identity_hash"] == IDENTITY_NOT_MADE_YET:
+        notes.append(
+            "this install has no install id yet (a dry run writes nothing): identity_hash "
+            "is made at the first consented run"
+        )
+    if random_session:
+        notes.append(
+            "no session id was given (session_id on stdin, or CLAUDE_SESSION_ID): "
+            "session_id_hash is random, a new one in each run"
+        )
+    why_not = _why_nothing_is_stored(settings) or settings.url_problem
+    if why_not is not None:
+        notes.append(f"{why_not}; nothing would be sent")
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
 
 
 def _why_nothing_is_stored(settings: Settings) -> str | None:

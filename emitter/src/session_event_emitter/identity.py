@@ -135,6 +135,16 @@ def install_id(home: StrPath, legacy_dir: StrPath, *, create: bool) -> str:
     return own
 
 
+def kept_install_id(home: StrPath, legacy_dir: StrPath) -> str | None:
+    """The install id as the next consented run will use it, if one exists yet; writes nothing.
+
+    None before the first consented run has made one (``--dry-run`` says so instead).
+    """
+    return _read_id(os.path.join(legacy_dir, MACHINE_ID_FILE)) or _read_id(
+        os.path.join(home, INSTALL_ID_FILE)
+    )
+
+
 def _own_install_id(home: StrPath, *, create: bool) -> str:
     """The id kept in ``home/install-id``; made now, once for all racing hooks, if `create`.
 

@@ -25,7 +25,7 @@ from pydantic.json_schema import models_json_schema
 
 from session_events import __version__
 from session_events.contract import openapi_read
-from session_events.contract.schema import MAX_BATCH_EVENTS, SessionEvent
+from session_events.contract.schema import MAX_BATCH_EVENTS, ForgetRequest, SessionEvent
 from session_events.core.errors import (
     IngestError,
     InvalidJson,
@@ -38,7 +38,7 @@ from session_events.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from session_events.ingest.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
+from session_events.ingest.config import BATCH_BODY_LIMIT, FORGET_BODY_LIMIT, SINGLE_BODY_LIMIT
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILE = "session-event.schema.json"
@@ -108,6 +108,13 @@ class BatchAnswer(_Answer):
     results: list[BatchItemResult]
 
 
+class ForgetAnswer(_Answer):
+    """How many events of the install were deleted now (0 for an id that sent nothing)."""
+
+    ok: Literal[True]
+    deleted: Annotated[int, Field(ge=0)]
+
+
 class HealthAnswer(_Answer):
     """The instance (healthz) or the instance and its store (readyz) answer."""
 
@@ -128,6 +135,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     IngestAnswer,
     BatchAnswer,
     BatchItemResult,
+    ForgetRequest,
+    ForgetAnswer,
     Issue,
     HealthAnswer,
     ErrorAnswer,
@@ -265,6 +274,32 @@ def _ingest_operation(
     }
 
 
+def _forget_operation() -> dict[str, Any]:
+    operation = _ingest_operation(
+        "forget",
+        "Delete every event of one install",
+        ForgetRequest,
+        (
+            "200",
+            _answer(
+                "Every event of the install that a store holds is deleted: the identity "
+                "of each quarterly salt an event can carry, sha256(install id + salt), is "
+                "derived and its events are deleted. An id that sent nothing gets the same "
+                "answer with `deleted: 0`. The install id is never stored or logged.",
+                ForgetAnswer,
+            ),
+        ),
+    )
+    operation["description"] = (
+        "Knowing the install id is the proof: it is a random id kept in the person's files "
+        f"(events carry only its salted hash). The body is at most {FORGET_BODY_LIMIT} "
+        "bytes. The rate limit counts one request against the install's identity of the "
+        "current quarter. Past the store's time bound the answer is 503 and what was "
+        "deleted stays deleted: the same request again deletes the rest."
+    )
+    return operation
+
+
 def _read_operations(
     operation_id: str, summary: str, ok: dict[str, Any], more: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -338,6 +373,7 @@ def _openapi_document() -> dict[str, Any]:
                     ),
                 )
             },
+            "/v1/forget": {"post": _forget_operation()},
             "/healthz": _read_operations(
                 "healthz",
                 "The instance is up (does not touch the store)",

@@ -102,7 +102,9 @@ KNOWN_FIELDS = frozenset(
 )
 
 
-def validation_issues(error: ValidationError) -> list[dict[str, Any]]:
+def validation_issues(
+    error: ValidationError, known: frozenset[str] = KNOWN_FIELDS
+) -> list[dict[str, Any]]:
     """The client-facing issues of a validation error: loc/type/msg, never the input.
 
     A key the schema does not know is itself a submitted value, so its name is replaced.
@@ -117,7 +119,7 @@ def validation_issues(error: ValidationError) -> list[dict[str, Any]]:
     else:
         more = 0
     for item in found:
-        loc = [p if isinstance(p, int) or p in KNOWN_FIELDS else UNKNOWN_KEY for p in item["loc"]]
+        loc = [p if isinstance(p, int) or p in known else UNKNOWN_KEY for p in item["loc"]]
         issues.append(
             {
                 "loc": loc,

@@ -49,6 +49,7 @@ __all__ = [
     "UNKNOWN_KEY",
     "VERSION_PATTERN",
     "BatchEnvelope",
+    "ForgetRequest",
     "SessionEvent",
     "format_timestamp",
     "parse_rfc3339",
@@ -57,6 +58,8 @@ __all__ = [
 
 Hash = Annotated[str, StringConstraints(min_length=64, max_length=64, pattern=HASH_PATTERN)]
 Ref = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
+# An install id is a UUID (36 characters) where this emitter or the original plugin made it.
+MAX_INSTALL_ID_CHARS = 256
 Count = BeforeValidator(whole_number)
 
 
@@ -82,6 +85,29 @@ class SessionEvent(BaseModel):
     @property
     def refs(self) -> list[str]:
         return list(self.discovery_refs or [])
+
+
+def printable(value: str) -> str:
+    """`install_id`: printable characters only (no control, separator or lone surrogate)."""
+    if not value.isprintable():
+        raise ValueError("must hold printable characters only")
+    return value
+
+
+class ForgetRequest(BaseModel):
+    """The erasure request: the install id whose events are to be deleted.
+
+    Knowing it is the proof: it is a random id kept in the person's files, sent nowhere
+    else (events carry only its salted hash). The server never stores or logs it.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    install_id: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=MAX_INSTALL_ID_CHARS),
+        AfterValidator(printable),
+    ]
 
 
 class BatchEnvelope(BaseModel):

@@ -19,6 +19,7 @@ ALLOWED_FIELDS = frozenset(
         "duplicate",
         "invalid",
         "retry",
+        "deleted",
         "latency_ms",
         "identity_prefix",
         "store",

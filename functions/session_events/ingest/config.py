@@ -12,6 +12,8 @@ STORES = ("sqlite", "firestore", "dynamodb", "memory")
 
 SINGLE_BODY_LIMIT = 64 * 1024
 BATCH_BODY_LIMIT = 1024 * 1024
+# An erasure request is one short install id.
+FORGET_BODY_LIMIT = 4 * 1024
 
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _ENDPOINT = re.compile(r"https?://[^\s/?#]+(/\S*)?")

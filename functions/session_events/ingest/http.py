@@ -9,6 +9,7 @@ import hmac
 import json
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Request, Response
@@ -25,7 +26,7 @@ from session_events.core.errors import (
     ValidationFailed,
 )
 from session_events.core.exchange import BODY_READ, Exchange, serve
-from session_events.ingest.config import BATCH_BODY_LIMIT, SINGLE_BODY_LIMIT
+from session_events.ingest.config import BATCH_BODY_LIMIT, FORGET_BODY_LIMIT, SINGLE_BODY_LIMIT
 from session_events.ingest.validator import (
     SessionEvent,
     batch_items,
@@ -36,10 +37,12 @@ from session_events.runtime import Runtime, get_runtime
 
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
+FORGET_PATH = "/v1/forget"
 
 ROUTES: dict[str, tuple[str, ...]] = {
     SINGLE_PATH: ("POST",),
     BATCH_PATH: ("POST",),
+    FORGET_PATH: ("POST",),
     "/healthz": ("GET", "HEAD"),
     "/readyz": ("GET", "HEAD"),
     "/openapi.json": ("GET", "HEAD"),
@@ -90,6 +93,8 @@ def _dispatch(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     _authorize(request, runtime.settings.ingest_token)
     if path == SINGLE_PATH:
         _ingest_one(request, runtime, exchange)
+    elif path == FORGET_PATH:
+        _forget(request, runtime, exchange)
     else:
         _ingest_batch(request, runtime, exchange)
 
@@ -151,6 +156,27 @@ def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> Non
         **{str(kind): sum(1 for o in outcomes if o == kind) for kind in set(outcomes)},
     )
     exchange.answer(200, {"ok": True, "results": results})
+
+
+def _forget(request: Request, runtime: Runtime, exchange: Exchange) -> None:
+    """Delete every event of one install; the install id is never stored or logged."""
+    from session_events.contract.schema import ForgetRequest  # pydantic: off the ingest path
+    from session_events.ingest.forget import identity_hash, identity_hashes, quarter_salt
+
+    payload = parse_object(read_body(request, FORGET_BODY_LIMIT))
+    try:
+        install_id = ForgetRequest.model_validate(payload).install_id
+    except ValidationError as error:
+        raise ValidationFailed(validation_issues(error, FORGET_FIELDS)) from None
+    now = datetime.now(UTC)
+    # One bucket per person, the one their events of this quarter draw from.
+    _take_tokens(runtime, {identity_hash(install_id, quarter_salt(now)): 1})
+    deleted = runtime.store.erase_identities(identity_hashes(install_id, now))
+    exchange.log["deleted"] = deleted
+    exchange.answer(200, {"ok": True, "deleted": deleted})
+
+
+FORGET_FIELDS = frozenset({"install_id"})
 
 
 def _take_tokens(runtime: Runtime, counts: dict[str, int]) -> None:

@@ -82,6 +82,14 @@ class EventStore(Protocol):
         """Return when the store answers; raise StoreUnavailable otherwise."""
         ...
 
+    def erase_identities(self, identity_hashes: Sequence[str]) -> int:
+        """Delete every event of these identities (erasure); how many were deleted.
+
+        The work ends within the store's timeout; past it, StoreUnavailable is raised and
+        what was already deleted stays deleted, so a repeat deletes the rest.
+        """
+        ...
+
 
 @runtime_checkable
 class ReadStore(Protocol):

@@ -51,6 +51,14 @@ class MemoryStore:
     def ping(self) -> None:
         return None
 
+    def erase_identities(self, identity_hashes: Sequence[str]) -> int:
+        wanted = set(identity_hashes)
+        with self._lock:
+            erased = [key for key, fields in self.rows.items() if fields["identity_hash"] in wanted]
+            for key in erased:
+                del self.rows[key]
+        return len(erased)
+
     # ---- read side ---------------------------------------------------------------------
 
     def _between(self, start: str, end: str) -> list[tuple[str, StoredEvent]]:

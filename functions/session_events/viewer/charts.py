@@ -1,13 +1,16 @@
-"""The viewer's inline SVG figures: the daily chart, the 30-day session strip, small bars.
+"""The viewer's figures as data: every position and size of the SVG charts, computed here.
 
-Figures carry their own `<title>` and `<desc>` and are readable without colour: suppressed
-days are hatched and labelled, the current session is ringed and labelled.
+The templates (templates/charts.html) only draw what these describe: the daily chart, the
+30-day session strip, the small bars of the tables and the refs' seen-spans. Figures are
+readable without colour: suppressed days are hatched and labelled, the current session is
+ringed and labelled.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,39 +21,108 @@ from session_events.viewer.text import (
     parse_day,
     session_href,
     short_day,
-    text,
     when,
 )
 
 Row = Mapping[str, Any]
 
 STRIP_DAYS = 30
+REF_LANE_DAYS = 28
 
 
-def mini_bar(value: object, largest: float, label: str) -> str:
-    """A small horizontal bar for a table cell, its length proportional to `value`."""
+@dataclass(frozen=True, slots=True)
+class Rect:
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    x: float
+    y: float
+    text: str
+    anchor: str = "middle"
+
+
+# -- small figures of the tables -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MiniBar:
+    """A small horizontal bar for a table cell: 80 px stand for the column's largest value."""
+
+    width: float
+    label: str
+
+
+def mini_bar(value: object, largest: float, label: str) -> MiniBar:
     width = 0.0 if largest <= 0 else 80.0 * count(value) / largest
-    return (
-        f'<svg class="bar" width="84" height="10" viewBox="0 0 84 10" role="img" '
-        f'aria-label="{text(label)}"><rect x="0" y="1" width="84" height="8" rx="2" '
-        f'fill="#eef0f4"/><rect x="0" y="1" width="{width:.1f}" height="8" rx="2" '
-        'fill="#6366f1"/></svg>'
-    )
+    return MiniBar(round(width, 1), label)
 
 
-def legend_swatch(fill: str, stroke: str = "none") -> str:
-    return (
-        '<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true">'
-        f'<rect x="0.5" y="0.5" width="13" height="13" rx="2" fill="{fill}" stroke="{stroke}"/>'
-        "</svg>"
-    )
+@dataclass(frozen=True, slots=True)
+class SeenSpan:
+    """A ref's first and last day seen, as a span on a 28-day lane (None: not drawable)."""
+
+    text: str
+    x: float | None = None
+    width: float | None = None
 
 
-HATCH_DEFS = (
-    '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f8fafc"/>'
-    '<line x1="0" y1="0" x2="0" y2="6" stroke="#aab6c6" stroke-width="1.6"/></pattern></defs>'
-)
+def seen_span(first_seen: object, last_seen: object, end: datetime | None) -> SeenSpan:
+    seen = f"{first_seen if first_seen is not None else ''} → "
+    seen += f"{last_seen if last_seen is not None else ''}"
+    first, last = parse_day(first_seen), parse_day(last_seen)
+    if first is None or last is None or end is None:
+        return SeenSpan(seen)
+    start = end - timedelta(days=REF_LANE_DAYS - 1)
+
+    def x(day: datetime) -> float:
+        return 2 + 3 * min(max((day - start).days, 0), REF_LANE_DAYS - 1)
+
+    return SeenSpan(seen, x(first), x(last) - x(first) + 3)
+
+
+# -- the daily chart -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Gridline:
+    y: float
+    label: str
+    baseline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DayColumn:
+    """One day: two bars (identities, sessions), or one hatched column when suppressed."""
+
+    day: str
+    title: str
+    identities: Rect | None = None
+    sessions: Rect | None = None
+    hatch: Rect | None = None
+    mark: Label | None = None  # "<K" over a hatched column wide enough to hold it
+
+    @property
+    def suppressed(self) -> bool:
+        return self.hatch is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyChart:
+    width: float
+    height: float
+    left: float
+    right: float  # x of the plot's right edge
+    k: int
+    description: str
+    gridlines: list[Gridline]
+    k_line: Label  # y of the threshold line; its label sits right of the plot
+    columns: list[DayColumn]
+    day_labels: list[Label]
 
 
 def _nice_step(largest: float, ticks: int = 4) -> float:
@@ -65,10 +137,7 @@ def _nice_step(largest: float, ticks: int = 4) -> float:
     return max(1.0, 10.0 * power)
 
 
-# -- the daily chart -----------------------------------------------------------------------
-
-
-def daily_chart(daily: Sequence[Row], k: int) -> str:
+def daily_chart(daily: Sequence[Row], k: int) -> DailyChart:
     """Grouped bars of identities and sessions per day; suppressed days hatched and labelled."""
     rows = sorted(daily, key=lambda row: str(row.get("day", "")))
     width, height = 960, 260
@@ -83,37 +152,21 @@ def daily_chart(daily: Sequence[Row], k: int) -> str:
     ceiling = step * math.ceil(largest / step)
 
     def y(value: float) -> float:
-        return top + plot_h - plot_h * value / ceiling
+        return round(top + plot_h - plot_h * value / ceiling, 1)
 
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        'aria-labelledby="daily-title daily-desc">',
-        '<title id="daily-title">Distinct identities and sessions per day</title>',
-        f'<desc id="daily-desc">{len(rows)} days. Dark bars: identities; light bars: sessions; '
-        f"hatched: fewer than {k} identities that day (suppressed).</desc>",
-        HATCH_DEFS,
-    ]
+    gridlines = []
     tick = 0.0
     while tick <= ceiling + 1e-9:
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
-            f'stroke="{"#cbd5e1" if tick == 0 else "#eef0f4"}"/>'
-            f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:,.0f}</text>'
-        )
+        gridlines.append(Gridline(y(tick), f"{tick:,.0f}", tick == 0))
         tick += step
-    parts.append(
-        f'<line x1="{left}" x2="{width - right}" y1="{y(k):.1f}" y2="{y(k):.1f}" '
-        'stroke="#b45309" stroke-dasharray="4 3"/>'
-        f'<text x="{width - right + 6}" y="{y(k) + 4:.1f}" '
-        f'style="fill:#b45309">K = {k}</text>'
-    )
     slot = plot_w / max(len(rows), 1)
     label_every = max(1, math.ceil(len(rows) / 10))
+    columns, labels = [], []
     for index, row in enumerate(rows):
         x0 = left + index * slot
         bar = max(1.0, slot * 0.36)
         gap = (slot - 2 * bar) / 2
-        day = text(row.get("day", ""))
+        day = str(row.get("day", ""))
         identities, sessions = row.get("identities"), row.get("sessions")
         if row.get("suppressed"):
             known = identities is not None
@@ -121,45 +174,96 @@ def daily_chart(daily: Sequence[Row], k: int) -> str:
                 f" ({num(identities)} identities, {num(sessions)} sessions)" if known else ""
             )
             # The whole column is hatched: the day is masked, whatever the scale of the others.
-            parts.append(
-                f'<g class="day suppressed" data-day="{day}"><title>{tip}</title>'
-                f'<rect x="{x0 + gap:.1f}" y="{top}" width="{2 * bar:.1f}" '
-                f'height="{plot_h}" fill="url(#hatch)" stroke="#cbd5e1"/>'
-            )
-            if slot >= 16:
-                parts.append(
-                    f'<text x="{x0 + slot / 2:.1f}" y="{top + 12}" '
-                    f'text-anchor="middle">&lt;K</text>'
-                )
-            parts.append("</g>")
+            hatch = Rect(round(x0 + gap, 1), top, round(2 * bar, 1), plot_h)
+            mark = Label(round(x0 + slot / 2, 1), top + 12, "<K") if slot >= 16 else None
+            columns.append(DayColumn(day, tip, hatch=hatch, mark=mark))
         else:
             ident_v, sess_v = count(identities), count(sessions)
-            parts.append(
-                f'<g class="day" data-day="{day}"><title>{day}: {num(identities)} identities, '
-                f"{num(sessions)} sessions</title>"
-                f'<rect class="identities" x="{x0 + gap:.1f}" y="{y(ident_v):.1f}" '
-                f'width="{bar:.1f}" height="{y(0) - y(ident_v):.1f}" fill="#3730a3"/>'
-                f'<rect class="sessions" x="{x0 + gap + bar:.1f}" y="{y(sess_v):.1f}" '
-                f'width="{bar:.1f}" height="{y(0) - y(sess_v):.1f}" fill="#a5b4fc"/></g>'
+            columns.append(
+                DayColumn(
+                    day,
+                    f"{day}: {num(identities)} identities, {num(sessions)} sessions",
+                    identities=Rect(
+                        round(x0 + gap, 1), y(ident_v), round(bar, 1), round(y(0) - y(ident_v), 1)
+                    ),
+                    sessions=Rect(
+                        round(x0 + gap + bar, 1),
+                        y(sess_v),
+                        round(bar, 1),
+                        round(y(0) - y(sess_v), 1),
+                    ),
+                )
             )
-        parsed = parse_day(row.get("day"))
         if (len(rows) - 1 - index) % label_every == 0:  # counted back from the latest day
-            tick_label = short_day(parsed) if parsed else day
-            parts.append(
-                f'<text x="{x0 + slot / 2:.1f}" y="{height - bottom + 16}" '
-                f'text-anchor="middle">{tick_label}</text>'
+            parsed = parse_day(row.get("day"))
+            labels.append(
+                Label(
+                    round(x0 + slot / 2, 1),
+                    height - bottom + 16,
+                    short_day(parsed) if parsed else day,
+                )
             )
-    parts.append("</svg>")
-    legend = (
-        '<div class="legend">'
-        f"<span>{legend_swatch('#3730a3')}Identities (distinct)</span>"
-        f"<span>{legend_swatch('#a5b4fc')}Sessions (≤ 20 per identity a day)</span>"
-        f"<span>{legend_swatch('url(#hatch)', '#94a3b8')}Fewer than K = {k} identities "
-        "(suppressed)</span>"
-        '<span><svg width="18" height="14" aria-hidden="true"><line x1="0" x2="18" y1="7" '
-        'y2="7" stroke="#b45309" stroke-dasharray="4 3"/></svg>Threshold K</span></div>'
+    return DailyChart(
+        width=width,
+        height=height,
+        left=left,
+        right=width - right,
+        k=k,
+        description=(
+            f"{len(rows)} days. Dark bars: identities; light bars: sessions; "
+            f"hatched: fewer than {k} identities that day (suppressed)."
+        ),
+        gridlines=gridlines,
+        k_line=Label(width - right + 6, y(k), f"K = {k}", "start"),
+        columns=columns,
+        day_labels=labels,
     )
-    return "".join(parts) + legend
+
+
+# -- the session strip ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    x: float
+    length: float
+    stamp: Label | None = None  # major ticks: the day
+    label: Label | None = None  # and how far back it is
+
+
+@dataclass(frozen=True, slots=True)
+class Circle:
+    cx: float
+    cy: float
+    r: float
+    tool_count: str
+    title: str
+    href: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentMark:
+    """The current session: its circle, a dashed ring around it and a labelled leader."""
+
+    circle: Circle
+    ring_r: float
+    leader_top: float
+    leader_bottom: float
+    label: Label
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStrip:
+    width: float
+    height: float
+    left: float
+    right: float
+    axis_y: float
+    description: str
+    ticks: list[Tick]
+    circles: list[Circle]  # drawn in this order: larger first, so smaller ones stay on top
+    current: CurrentMark
+    largest: str
 
 
 def radius(tool_count: object, largest: float) -> float:
@@ -169,88 +273,94 @@ def radius(tool_count: object, largest: float) -> float:
     return 4.0 + 18.0 * math.sqrt(min(count(tool_count), largest) / largest)
 
 
-def session_strip(session: Row, related: Sequence[Row]) -> str:
-    """The identity's sessions over the 30 days up to this one, sized by tool count."""
+def _tip(row: Row) -> str:
+    return (
+        f"{when(row.get('ended_at'))}: {num(row.get('tool_count'))} tools, "
+        f"{num(row.get('tokens_saved'))} tokens saved"
+    )
+
+
+def session_strip(session: Row, related: Sequence[Row]) -> SessionStrip | None:
+    """The identity's sessions over the 30 days up to this one, sized by tool count.
+
+    None when the session has no usable end time to draw it against.
+    """
     end = instant(session.get("ended_at"))
+    if end is None:
+        return None
     width, height = 960, 150
     left, right, axis_y = 24, 24, 96
     plot_w = width - left - right
-    if end is None:
-        return '<p class="empty">This session has no usable end time to draw.</p>'
     start = end - timedelta(days=STRIP_DAYS)
 
     def x(moment: datetime) -> float:
         share = (moment - start) / (end - start)
-        return left + plot_w * min(max(share, 0.0), 1.0)
+        return round(left + plot_w * min(max(share, 0.0), 1.0), 1)
 
-    everyone = [session, *related]
-    largest = max(count(row.get("tool_count")) for row in everyone)
-    parts = [
-        f'<svg class="chart strip" viewBox="0 0 {width} {height}" role="img" '
-        'aria-labelledby="strip-title strip-desc">',
-        '<title id="strip-title">This identity\'s sessions over 30 days</title>',
-        f'<desc id="strip-desc">{len(related)} earlier sessions and this one on a time axis; '
-        "circle area grows with tool count; this session is ringed and labelled.</desc>",
-        f'<line x1="{left}" x2="{width - right}" y1="{axis_y}" y2="{axis_y}" stroke="#cbd5e1"/>',
-    ]
+    ticks = []
     for back in range(STRIP_DAYS + 1):
         tick_x = x(end - timedelta(days=back))
-        major = back % 5 == 0
-        parts.append(
-            f'<line x1="{tick_x:.1f}" x2="{tick_x:.1f}" y1="{axis_y}" '
-            f'y2="{axis_y + (8 if major else 4)}" stroke="#cbd5e1"/>'
-        )
-        if major:
-            label = "this session" if back == 0 else f"\N{MINUS SIGN}{back} d"
-            stamp = short_day(end - timedelta(days=back))
-            anchor = "end" if back == 0 else ("start" if back == STRIP_DAYS else "middle")
-            parts.append(
-                f'<text x="{tick_x:.1f}" y="{axis_y + 22}" text-anchor="{anchor}">{stamp}</text>'
-                f'<text x="{tick_x:.1f}" y="{axis_y + 36}" text-anchor="{anchor}">{label}</text>'
+        if back % 5:
+            ticks.append(Tick(tick_x, 4))
+            continue
+        anchor = "end" if back == 0 else ("start" if back == STRIP_DAYS else "middle")
+        ticks.append(
+            Tick(
+                tick_x,
+                8,
+                stamp=Label(tick_x, axis_y + 22, short_day(end - timedelta(days=back)), anchor),
+                label=Label(
+                    tick_x,
+                    axis_y + 36,
+                    "this session" if back == 0 else f"\N{MINUS SIGN}{back} d",
+                    anchor,
+                ),
             )
+        )
+    everyone = [session, *related]
+    largest = max(count(row.get("tool_count")) for row in everyone)
+    cy = axis_y - 30
     drawn = []
     for row in related:
         if row.get("session_id_hash") == session.get("session_id_hash"):
             continue
         moment = instant(row.get("ended_at"))
         if moment is not None:
-            drawn.append((radius(row.get("tool_count"), largest), moment, row))
-    # Larger circles first, so the smaller ones stay visible and clickable on top.
-    for size, moment, row in sorted(drawn, key=lambda item: -item[0]):
-        tip = (
-            f"{when(row.get('ended_at'))}: {num(row.get('tool_count'))} tools, "
-            f"{num(row.get('tokens_saved'))} tokens saved"
-        )
-        parts.append(
-            f'<a class="related" href="{text(session_href(row.get("session_id_hash", "")))}">'
-            f"<title>{tip}</title>"
-            f'<circle cx="{x(moment):.1f}" cy="{axis_y - 30}" r="{size:.2f}" '
-            f'data-tool-count="{num(row.get("tool_count"))}" fill="#a5b4fc" '
-            'fill-opacity="0.75" stroke="#3730a3" stroke-width="1"/></a>'
-        )
-    size = radius(session.get("tool_count"), largest)
-    cx, cy = x(end), axis_y - 30
-    parts.append(
-        f'<g class="current" aria-current="page"><title>This session, '
-        f"{when(session.get('ended_at'))}: {num(session.get('tool_count'))} tools, "
-        f"{num(session.get('tokens_saved'))} tokens saved</title>"
-        f'<circle cx="{cx:.1f}" cy="{cy}" r="{size + 5:.2f}" fill="none" stroke="#b45309" '
-        'stroke-width="2" stroke-dasharray="3 2"/>'
-        f'<circle cx="{cx:.1f}" cy="{cy}" r="{size:.2f}" '
-        f'data-tool-count="{num(session.get("tool_count"))}" fill="#3730a3" stroke="#0f172a"/>'
+            drawn.append(
+                Circle(
+                    cx=x(moment),
+                    cy=cy,
+                    r=round(radius(row.get("tool_count"), largest), 2),
+                    tool_count=num(row.get("tool_count")),
+                    title=_tip(row),
+                    href=session_href(row.get("session_id_hash", "")),
+                )
+            )
+    drawn.sort(key=lambda circle: -circle.r)
+    size = round(radius(session.get("tool_count"), largest), 2)
+    cx = x(end)
+    current = CurrentMark(
+        circle=Circle(
+            cx, cy, size, num(session.get("tool_count")), f"This session, {_tip(session)}"
+        ),
+        ring_r=round(size + 5, 2),
         # The label sits above every circle (radius at most 22), on a leader to the ring.
-        f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{cy - 34}" y2="{cy - size - 5:.1f}" '
-        'stroke="#b45309"/>'
-        f'<text class="lbl" x="{cx + 6:.1f}" y="{cy - 38}" text-anchor="end">'
-        "This session</text></g></svg>"
+        leader_top=cy - 34,
+        leader_bottom=round(cy - size - 5, 1),
+        label=Label(round(cx + 6, 1), cy - 38, "This session", "end"),
     )
-    legend = (
-        '<div class="legend"><span><svg width="14" height="14" aria-hidden="true">'
-        '<circle cx="7" cy="7" r="6" fill="#a5b4fc" stroke="#3730a3"/></svg>'
-        "Earlier session (links to its page)</span>"
-        '<span><svg width="18" height="18" aria-hidden="true"><circle cx="9" cy="9" r="5" '
-        'fill="#3730a3"/><circle cx="9" cy="9" r="8" fill="none" stroke="#b45309" '
-        'stroke-dasharray="3 2"/></svg>This session (ringed)</span>'
-        f"<span>Circle area ∝ tool count (largest: {num(int(largest))})</span></div>"
+    return SessionStrip(
+        width=width,
+        height=height,
+        left=left,
+        right=width - right,
+        axis_y=axis_y,
+        description=(
+            f"{len(related)} earlier sessions and this one on a time axis; circle area grows "
+            "with tool count; this session is ringed and labelled."
+        ),
+        ticks=ticks,
+        circles=drawn,
+        current=current,
+        largest=num(int(largest)),
     )
-    return "".join(parts) + legend

@@ -1,38 +1,33 @@
-"""Display text and links for the viewer: escaping, number and time formats, admin paths.
+"""Display text and links for the viewer: number and time formats, admin paths.
 
-Every value bound for a page goes through `text` (html.escape); every path part through
-`urllib.parse.quote`.
+These return plain text; the templates escape whatever they print (autoescaping is on for
+every template), and every path part goes through `urllib.parse.quote`.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+DASH = "—"
 
 
 # -- values --------------------------------------------------------------------------------
 
 
-def text(value: object) -> str:
-    """Any value as escaped HTML text."""
-    return html.escape(str(value), quote=True)
-
-
 def num(value: object) -> str:
-    """A count with thousands separators; None as a dash; anything else escaped."""
+    """A count with thousands separators; None as a dash; anything else as its text."""
     if value is None:
-        return "—"
+        return DASH
     if isinstance(value, bool):
-        return text(value)
+        return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
-    return text(value)
+    return str(value)
 
 
 def count(value: object) -> float:
@@ -54,9 +49,9 @@ def instant(value: object) -> datetime | None:
 
 
 def when(value: object) -> str:
-    """A timestamp as `2026-05-22 12:34 UTC` (escaped as given when it is not one)."""
+    """A timestamp as `2026-05-22 12:34 UTC` (its text as given when it is not one)."""
     moment = instant(value)
-    return text(value) if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return str(value) if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def short_day(day: datetime) -> str:
@@ -72,26 +67,31 @@ def parse_day(value: object) -> datetime | None:
         return None
 
 
+def plural(number: int, noun: str) -> str:
+    """`1 session`, `2 sessions` (with thousands separators)."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 # -- links ---------------------------------------------------------------------------------
 
 
 def session_href(session_id_hash: object) -> str:
-    """The path of one session's page (unescaped)."""
+    """The path of one session's page."""
     return f"/admin/sessions/{quote(str(session_id_hash), safe='')}/view"
 
 
 def ref_anchor(ref: object) -> str:
-    """The id of a ref's row on the dashboard (unescaped)."""
+    """The id of a ref's row on the dashboard."""
     return f"ref-{ref}"
 
 
 def ref_href(ref: object) -> str:
-    """The dashboard link to a ref's row (unescaped)."""
+    """The dashboard link to a ref's row."""
     return f"/admin/#ref-{quote(str(ref), safe=':')}"
 
 
 def dashboard_href(days: int, logged_in: bool | None, cursor: str | None = None) -> str:
-    """The dashboard with a window, a filter and optionally a page cursor (unescaped)."""
+    """The dashboard with a window, a filter and optionally a page cursor."""
     query: dict[str, str] = {"days": str(days)}
     if logged_in is not None:
         query["logged_in"] = "true" if logged_in else "false"

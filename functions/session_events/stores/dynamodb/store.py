@@ -46,7 +46,12 @@ from session_events.core.errors import StoreUnavailable
 from session_events.core.timestamps import format_timestamp
 from session_events.stores.base import EventRecord, Outcome
 from session_events.stores.dynamodb.reads import DynamoDbReads
-from session_events.stores.dynamodb.table import DAY_ATTRIBUTE, PARTITION_KEY, TTL_ATTRIBUTE
+from session_events.stores.dynamodb.table import (
+    DAY_ATTRIBUTE,
+    IDENTITY_INDEX,
+    PARTITION_KEY,
+    TTL_ATTRIBUTE,
+)
 
 T = TypeVar("T")
 
@@ -293,6 +298,48 @@ class DynamoDbStore(DynamoDbReads):
             ),
             deadline,
         )
+
+    def erase_identities(self, identity_hashes: Sequence[str]) -> int:
+        """Each identity's keys from the `identity_ended` index, then one DeleteItem per key,
+        on the pool; the count is of the items a delete found (ReturnValues ALL_OLD), so an
+        index entry that lags behind a delete already made is not counted twice."""
+        deadline = Deadline(self._timeout_s)
+        self.client()
+        pool = self._executor()
+        lookups = [pool.submit(self._identity_keys, identity) for identity in identity_hashes]
+        keys = [key for lookup in lookups for key in self._wait(lookup, deadline)]
+        deletes = [pool.submit(self._delete, key, deadline) for key in keys]
+        return sum(self._wait(delete, deadline) for delete in deletes)
+
+    def _identity_keys(self, identity_hash: str) -> list[str]:
+        found = self._query(
+            IndexName=IDENTITY_INDEX,
+            KeyConditionExpression="identity_hash = :identity",
+            ExpressionAttributeValues={":identity": {"S": identity_hash}},
+            ProjectionExpression="#pk",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY},
+        )
+        return [str(item[PARTITION_KEY]["S"]) for item in found]
+
+    def _delete(self, key: str, deadline: Deadline) -> int:
+        """1 when the item was there and is deleted now, 0 when it was already gone."""
+        client = self.client()
+        delay = _FIRST_BACKOFF_S
+        while True:
+            try:
+                answer = self._guarded(
+                    lambda: client.delete_item(
+                        TableName=self.table,
+                        Key={PARTITION_KEY: {"S": key}},
+                        ReturnValues="ALL_OLD",
+                    )
+                )
+            except StoreUnavailable as exc:
+                if not _is_transient(exc) or not deadline.pause_before_retry(delay):
+                    raise
+                delay *= 2
+                continue
+            return 1 if answer.get("Attributes") else 0
 
     def close(self) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.bulk_batch import BulkWriteBatch
 
 from session_events.core.deadline import Deadline
@@ -31,6 +32,11 @@ _ALREADY_EXISTS = 6
 
 TOKEN_FIELD = "write_token"  # noqa: S105 (a field name, not a secret)
 
+# Erasure deletes the documents one query finds in one atomic batch (at most 500 writes);
+# an `in` filter takes at most 30 values.
+ERASE_PAGE = 500
+ERASE_IN_VALUES = 30
+
 # First pause before an attempt is repeated (doubled each time, within the deadline).
 _FIRST_BACKOFF_S = 0.05
 
@@ -44,6 +50,8 @@ def _stored_fields(record: EventRecord, token: str) -> dict[str, Any]:
 
 class FirestoreStore(FirestoreReads):
     """Documents in one collection, keyed by the derived ID; the client is made on first use."""
+
+    erase_page = ERASE_PAGE
 
     def __init__(
         self, collection: str, *, project: str | None = None, timeout_s: float = 4.0
@@ -198,3 +206,48 @@ class FirestoreStore(FirestoreReads):
         except UNAVAILABLE as exc:
             message = f"{type(exc).__name__}: {getattr(exc, 'message', '') or exc}"[:300]
             raise StoreUnavailable(self._describe(message)) from exc
+
+    def erase_identities(self, identity_hashes: Sequence[str]) -> int:
+        """Find the identities' documents (`identity_hash in [...]`, names only, a page at a
+        time) and delete each page in one batch, until no page is left or time is up."""
+        deadline = Deadline(self._timeout_s)
+        collection = self._collection()
+        erased = 0
+        for start in range(0, len(identity_hashes), ERASE_IN_VALUES):
+            chunk = list(identity_hashes[start : start + ERASE_IN_VALUES])
+            query = (
+                collection.where(filter=FieldFilter("identity_hash", "in", chunk))
+                .select(["__name__"])
+                .limit(self.erase_page)
+            )
+            while True:
+                if deadline.expired:
+                    unfinished = f"erasure unfinished at {self._timeout_s:g} s"
+                    raise StoreUnavailable(self._describe(unfinished))
+                found = [
+                    snapshot.reference
+                    for snapshot in self._stream(query, timeout=deadline.remaining())
+                ]
+                if found:
+                    self._delete_batch(collection, found, deadline)
+                    erased += len(found)
+                if len(found) < self.erase_page:
+                    break
+        return erased
+
+    def _delete_batch(self, collection: Any, references: list[Any], deadline: Deadline) -> None:
+        """Delete the documents in one atomic batch, sent again after a transient error."""
+        batch = collection._client.batch()
+        for reference in references:
+            batch.delete(reference)
+        delay = _FIRST_BACKOFF_S
+        while True:
+            try:
+                batch.commit(retry=None, timeout=deadline.remaining())
+                return
+            except TRANSIENT as exc:
+                if not deadline.pause_before_retry(delay):
+                    raise StoreUnavailable(self._describe(exc)) from exc
+                delay *= 2
+            except UNAVAILABLE as exc:
+                raise StoreUnavailable(self._describe(exc)) from exc

@@ -214,6 +214,30 @@ class SqliteStore:
         with self._connection() as conn:
             conn.execute("SELECT 1 FROM session_events LIMIT 1").fetchall()
 
+    def erase_identities(self, identity_hashes: Sequence[str]) -> int:
+        """One DELETE through the (identity_hash, ended_at) index: every row goes, or none.
+
+        The deleted rows' bytes are overwritten (`secure_delete`), and the write-ahead log,
+        which still holds them as they were written, is checkpointed into the file and
+        emptied unless a reader holds it (then the next checkpoint overwrites them).
+        """
+        if not identity_hashes:
+            return 0
+        marks = ", ".join("?" * len(identity_hashes))
+        with self._connection() as conn:
+            conn.execute("PRAGMA secure_delete = ON")
+            try:
+                cursor = conn.execute(
+                    f"DELETE FROM session_events WHERE identity_hash IN ({marks})",  # noqa: S608
+                    list(identity_hashes),
+                )
+            finally:
+                conn.execute("PRAGMA secure_delete = OFF")
+            if cursor.rowcount:
+                with contextlib.suppress(sqlite3.OperationalError):  # a reader holds the log
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return int(cursor.rowcount)
+
     # ---- read side ---------------------------------------------------------------------
 
     @contextmanager
