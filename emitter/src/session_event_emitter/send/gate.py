@@ -8,7 +8,9 @@
   ``disable`` records "off", then takes it before it empties the outbox; ``enable`` and
   ``retry-dead`` take it for their whole work. So no request starts after "off" is
   recorded, once ``disable`` has returned none is in flight, and nothing ``retry-dead``
-  puts back outlives a ``disable`` that runs beside it.
+  puts back outlives a ``disable`` that runs beside it. The hook takes no lock (it must
+  never wait): it reads consent again after it stored its event and takes the event back
+  if consent went off, and ``disable`` records "off" before it empties the outbox.
 - ``disable-pending``: made by ``disable`` before it records "off", removed once it has
   emptied the outbox. While it is there no request starts, and whichever command takes
   the lock next (``disable``, ``enable``, ``retry-dead``) first does what the interrupted
