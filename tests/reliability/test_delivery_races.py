@@ -31,12 +31,14 @@ SEED = 20
 GUARD_S = 30.0  # a command that has not returned by then is hung, whatever the race
 
 
-def start(install: Install, *args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """An emitter command as its own process, stdin closed, output kept."""
+def start(
+    install: Install, *args: str, env: dict[str, str], stdin: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """An emitter command as its own process (no arguments: the hook), output kept."""
     return subprocess.Popen(
         [sys.executable, "-m", "session_event_emitter", *args],
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=install.root,
@@ -44,14 +46,7 @@ def start(install: Install, *args: str, env: dict[str, str]) -> subprocess.Popen
 
 
 def start_hook(install: Install, session: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    hook = subprocess.Popen(
-        [sys.executable, "-m", "session_event_emitter"],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=install.root,
-    )
+    hook = start(install, env=env, stdin=subprocess.PIPE)
     assert hook.stdin is not None
     hook.stdin.write(hook_input(session))
     hook.stdin.close()
@@ -173,17 +168,7 @@ def _queued(install: Install, count: int, label: str) -> list[dict[str, object]]
 
 def hooks_at_once(install: Install, env: dict[str, str], count: int, label: str) -> None:
     """`count` hooks started together, their input given to all of them at the same moment."""
-    hooks = [
-        subprocess.Popen(
-            [sys.executable, "-m", "session_event_emitter"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=install.root,
-        )
-        for _ in range(count)
-    ]
+    hooks = [start(install, env=env, stdin=subprocess.PIPE) for _ in range(count)]
     time.sleep(0.2)  # every hook started and waits for its input
     for number, hook in enumerate(hooks):
         assert hook.stdin is not None
