@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import forget
 import hook
 import ingest
 import rollup
@@ -43,6 +44,11 @@ CONTRACT_KEYS = (
     "validate_us",
     "rollup.events_per_s",
     "rollup.events",
+    "forget.seconds",
+    "forget.events",
+    "release.seconds",
+    "release.events",
+    "release.identities",
 )
 
 
@@ -251,12 +257,37 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     if rollup_figures.get("events_per_s") is not None:
         rows.append(
             _row(
-                f"rollup on SQLite, {rollup_figures['events']:,} events (events/s)",
+                f"rollup on SQLite with one release, {rollup_figures['events']:,} events"
+                " (events/s)",
                 rollup_figures["events_per_s"],
                 "ev/s",
                 "reading the window alone",
                 rollup_figures.get("read_only", {}).get("events_per_s", math.nan),
                 target="reported",
+            )
+        )
+    week = results.get("release", {})
+    if week.get("seconds") is not None:
+        rows.append(
+            _row(
+                f"release of one week, {week['events']:,} events from"
+                f" {week['identities']:,} identities (s)",
+                week["seconds"],
+                "s",
+                target="reported",
+            )
+        )
+    forget_figures = results.get("forget", {})
+    if forget_figures.get("seconds") is not None:
+        rows.append(
+            _row(
+                f"forget on SQLite, one install's {forget_figures['events']:,} events (ms)",
+                forget_figures["seconds"] * 1000,
+                "ms",
+                "a plain DELETE of the same rows",
+                forget_figures["plain_delete_seconds"] * 1000,
+                target="reported",
+                ratio=forget_figures["ratio_paired"],
             )
         )
     if "firestore_emulator" in results:
@@ -288,11 +319,27 @@ def missing_keys(results: dict[str, Any]) -> list[str]:
 
 
 def _rollup(*, quick: bool) -> dict[str, Any]:
-    """Events per second of the rollup job on SQLite, with the event count it ran on."""
+    """The rollup job on SQLite (events per second, its release step included) and the
+    release of one week (seconds, with its event and identity counts)."""
     figures: dict[str, Any] = rollup.run(quick)
+    job, week = figures["rollup"], figures["release"]
     print(
-        f"  {figures['events']:,} events in {figures['seconds']:.2f} s:"
-        f" {figures['events_per_s']:,.0f} events/s"
+        f"  {job['events']:,} events in {job['seconds']:.2f} s:"
+        f" {job['events_per_s']:,.0f} events/s (one week released)"
+    )
+    print(
+        f"  release of {week['week']}: {week['events']:,} events, {week['identities']:,}"
+        f" identities in {week['seconds']:.2f} s (OpenDP plan {week['plan_seconds']:.2f} s)"
+    )
+    return figures
+
+
+def _forget(*, quick: bool) -> dict[str, Any]:
+    """Seconds for POST /v1/forget to erase one install's events on SQLite, with their count."""
+    figures: dict[str, Any] = forget.run(quick)
+    print(
+        f"  {figures['events']:,} events of one install erased in {figures['seconds']:.3f} s"
+        f" (a plain DELETE: {figures['plain_delete_seconds']:.3f} s)"
     )
     return figures
 
@@ -371,7 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     print("== validation cost (in process)")
     results.update(validation.validation_costs(rounds=3 if args.quick else 7))
     print("== rollup job (SQLite)")
-    results["rollup"] = _rollup(quick=args.quick)
+    results.update(_rollup(quick=args.quick))
+    print("== forget (SQLite)")
+    results["forget"] = _forget(quick=args.quick)
     print("== Firestore emulator (8 clients through the function)")
     if args.no_firestore:
         print("  skipped (--no-firestore)")

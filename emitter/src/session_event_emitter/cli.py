@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "retry-dead": "retry_dead",
     "log": "log",
     "ref": "ref",
+    "forget": "forget",
 }
 SUBCOMMANDS = tuple(COMMAND_MODULES)
 
@@ -43,6 +44,7 @@ class _BareHookArgs:
     dry_run = False
     tool_count: int | None = None
     tokens_saved: int | None = None
+    plugin_version: str | None = None
     command: str | None = None
 
 
@@ -120,6 +122,13 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument("--tool-count", type=_count(MAX_TOOL_COUNT), default=None)  # type: ignore[arg-type]
     parser.add_argument("--tokens-saved", type=_count(MAX_TOKENS_SAVED), default=None)  # type: ignore[arg-type]
+    parser.add_argument(
+        "--plugin-version",
+        default=None,
+        metavar="VERSION",
+        help="the version of the plugin running this hook (beats SESSION_EVENTS_PLUGIN_VERSION "
+        "and $CLAUDE_PLUGIN_ROOT's plugin.json / package.json); a malformed one is passed over",
+    )
     if not with_commands:
         parser.set_defaults(command=None)
         return parser
@@ -172,6 +181,19 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     )
     ref.add_argument("--session-id", default=None, help="the session (else the hook JSON on stdin)")
     ref.add_argument("refs", nargs="*", metavar="REF")
+    forget = sub.add_parser(
+        "forget",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="ask the server to delete every event of this install, then delete the local "
+        "state and turn telemetry off",
+    )
+    forget.add_argument(
+        "--dry-run",
+        dest="forget_dry_run",
+        action="store_true",
+        help="say what would be done; send and delete nothing",
+    )
     return parser
 
 
@@ -221,6 +243,7 @@ def _hook(args: argparse.Namespace | _BareHookArgs) -> int:
             url=args.url,
             tool_count=args.tool_count,
             tokens_saved=args.tokens_saved,
+            plugin_version=args.plugin_version,
             dry_run=args.dry_run,
         )
     except BaseException as exc:  # the hook must never fail the session
@@ -232,8 +255,11 @@ def run() -> NoReturn:
     """Console-script entry point: the hook path exits 0 even if main() itself breaks."""
     try:
         code = main()
+        sys.stdout.flush()  # here, so that a reader that went away is seen below
     except SystemExit:
         raise
+    except BrokenPipeError:
+        code = _reader_went_away()
     except BaseException as exc:
         is_hook = _is_hook_run(sys.argv[1:])
         if not is_hook:
@@ -242,6 +268,21 @@ def run() -> NoReturn:
     if not sys.argv[1:]:
         _end_bare_hook()
     sys.exit(code)
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``log | head``): end quietly with 0, as Unix tools do.
+
+    What is still buffered is dropped: stdout is pointed at /dev/null, so the interpreter's
+    last flush has nowhere to fail.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _end_bare_hook() -> NoReturn:

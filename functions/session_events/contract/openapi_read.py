@@ -10,21 +10,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from session_events.core.displayid import IDENTITY_ID
 from session_events.core.errors import NotFound, StoreUnavailable, Unauthorized, ValidationFailed
 from session_events.read.access import Disabled
 from session_events.read.queryparams import (
-    DailyQuery,
     DashboardQuery,
-    RefsQuery,
     RollupsQuery,
     SessionsQuery,
-    VersionsQuery,
+    WeekQuery,
+    WeeksQuery,
 )
 
 JSON = "application/json"
 HTML = "text/html"
 REF = "#/components/schemas/{model}"
 Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Week = Annotated[str, Field(pattern=r"^\d{4}-W\d{2}$")]
 
 
 class _Answer(BaseModel):
@@ -32,20 +33,31 @@ class _Answer(BaseModel):
 
 
 class JobAnswer(_Answer):
-    """The run's days (oldest first) and how many events it read."""
+    """The run's days (oldest first), how many events it read, the weeks it released."""
 
     ok: Literal[True]
     days: list[Day]
     events: int
+    released: list[Week]
 
 
 class DailyRow(_Answer):
-    """One UTC day; numbers are null when the day is suppressed."""
+    """One UTC day of the operator's exact rollups."""
 
     day: Day
     identities: int | None
     sessions: int | None
     suppressed: bool
+
+
+class OperatorDailyRow(_Answer):
+    """One UTC day as the rollup job counted it, exact; numbers are null (and `computed`
+    false) for a day no rollup run has computed yet. A day with no event is 0."""
+
+    day: Day
+    identities: int | None
+    sessions: int | None
+    computed: bool
 
 
 class Percentiles(_Answer):
@@ -54,7 +66,7 @@ class Percentiles(_Answer):
 
 
 class VersionRow(_Answer):
-    """One plugin version over the window; numbers are null when suppressed."""
+    """One plugin version over the window, exact (the operator's)."""
 
     version: str
     identities: int | None
@@ -65,7 +77,7 @@ class VersionRow(_Answer):
 
 
 class RefRow(_Answer):
-    """One discovery ref seen by at least K identities over 28 days."""
+    """One discovery ref seen by at least K identities over 28 days, exact (the operator's)."""
 
     ref: str
     identities: int
@@ -74,24 +86,61 @@ class RefRow(_Answer):
     last_seen_day: Day
 
 
-class DailyStats(_Answer):
+class Privacy(_Answer):
+    """What the release protects: the loss for one identity's week is at most ε, δ."""
+
+    unit: Literal["identity-week"]
+    epsilon: float
+    delta: float
+    library: str
+
+
+class WeekRow(_Answer):
+    """One released ISO week; the figures are null when its noisy people count is below K."""
+
+    week: Week
+    identities: int | None
+    sessions: int | None
+    tool_count_median: int | None
+    tokens_saved_median: int | None
+
+
+class WeekStats(_Answer):
     ok: Literal[True]
-    k: int
-    rows: list[DailyRow]
+    privacy: Privacy
+    rows: list[WeekRow]
 
 
-class VersionStats(_Answer):
+class VersionCount(_Answer):
+    """A plugin version and its noisy count of identities (at least K)."""
+
+    version: str
+    identities: int
+
+
+class RefCount(_Answer):
+    """A discovery ref and its noisy count of identities (at least K)."""
+
+    ref: str
+    identities: int
+
+
+class VersionRelease(_Answer):
+    """One week's versions (`week` null while no week is released)."""
+
     ok: Literal[True]
-    k: int
-    window: Literal["7d", "28d"]
-    rows: list[VersionRow]
+    privacy: Privacy
+    week: Week | None
+    rows: list[VersionCount]
 
 
-class RefStats(_Answer):
+class RefRelease(_Answer):
+    """One week's refs (`week` null while no week is released)."""
+
     ok: Literal[True]
-    k: int
-    window: Literal["28d"]
-    rows: list[RefRow]
+    privacy: Privacy
+    week: Week | None
+    rows: list[RefCount]
 
 
 class OperatorSession(_Answer):
@@ -123,25 +172,30 @@ class SessionDetail(_Answer):
 
 
 class Rollups(_Answer):
-    """Exact rollup numbers of one kind (`suppressed` says what the public would not see)."""
+    """Exact rollup numbers of one kind (a version's `suppressed` says it is below K)."""
 
     ok: Literal[True]
     k: int
     kind: Literal["daily", "versions", "refs"]
     window: Literal["7d", "28d"] | None = None
     as_of: Day | None = None
-    rows: list[DailyRow | VersionRow | RefRow]
+    rows: list[OperatorDailyRow | VersionRow | RefRow]
 
 
 MODELS: tuple[type[BaseModel], ...] = (
     JobAnswer,
     DailyRow,
+    OperatorDailyRow,
     Percentiles,
     VersionRow,
     RefRow,
-    DailyStats,
-    VersionStats,
-    RefStats,
+    Privacy,
+    WeekRow,
+    WeekStats,
+    VersionCount,
+    RefCount,
+    VersionRelease,
+    RefRelease,
     OperatorSession,
     SessionList,
     SessionDetail,
@@ -198,6 +252,10 @@ RESPONSES: dict[str, Any] = {
         "description": "Public statistics are off (SESSION_EVENTS_PUBLIC_STATS is not `on`).",
         "content": {JSON: {"schema": _error_schema(NotFound.code)}},
     },
+    "NoRelease": {
+        "description": "Public statistics are off, or the week asked for has no release.",
+        "content": {JSON: {"schema": _error_schema(NotFound.code)}},
+    },
 }
 
 
@@ -213,7 +271,15 @@ PAGE_RESPONSES: dict[str, Any] = {
         "content": {HTML: {"schema": {"type": "string"}}},
     },
     "PageNotFound": {
-        "description": "No such session (or a malformed hash).",
+        "description": "No such session (or a malformed hash or display id).",
+        "content": {HTML: {"schema": {"type": "string"}}},
+    },
+    "PageStatsOff": {
+        "description": "Public statistics are off, or the week asked for has no release.",
+        "content": {HTML: {"schema": {"type": "string"}}},
+    },
+    "PageBadQuery": {
+        "description": "The `week` parameter is not an ISO week such as 2026-W48.",
         "content": {HTML: {"schema": {"type": "string"}}},
     },
 }
@@ -248,6 +314,17 @@ HASH_PARAMETER = {
     "required": True,
     "description": "64 lowercase hex characters; anything else is a 404.",
     "schema": {"type": "string"},
+}
+
+
+IDENTITY_PARAMETER = {
+    "name": "identity",
+    "in": "path",
+    "required": True,
+    "description": "The identity's display id as the operator's answers give it "
+    "(`u-` and four groups of four letters); anything else, or an identity that did not "
+    "send this session hash, is a 404.",
+    "schema": {"type": "string", "pattern": f"^{IDENTITY_ID.pattern}$"},
 }
 
 
@@ -297,10 +374,13 @@ def paths() -> dict[str, Any]:
         "/v1/jobs/rollup": {
             "post": {
                 "operationId": "runRollup",
-                "summary": "Recompute the trailing days' rollups (all written, or none)",
+                "summary": "Recompute the trailing days' rollups (all written, or none) and "
+                "release the public weeks that are due (each written once)",
                 "security": [{"jobToken": []}],
                 "responses": {
-                    "200": _ok("The run's days and the events it read.", JobAnswer),
+                    "200": _ok(
+                        "The run's days, the events it read, the weeks it released.", JobAnswer
+                    ),
                     "401": _see("TokenRequired"),
                     "500": _see("Internal"),
                     "503": {
@@ -313,38 +393,64 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
-        "/v1/stats/daily": _get(
-            "statsDaily",
-            "Distinct identities and sessions per UTC day (privacy rule applied)",
+        "/v1/stats/weeks": _get(
+            "statsWeeks",
+            "Released weeks, newest first (differentially private, OpenDP)",
             {
-                "200": _ok("Rows oldest first.", DailyStats, **CACHE),
+                "200": _ok("Released weeks only.", WeekStats, **CACHE),
                 "400": _see("BadQuery"),
                 "404": _see("StatsOff"),
             },
             security=[],
-            parameters=_parameters(DailyQuery),
+            parameters=_parameters(WeeksQuery),
         ),
         "/v1/stats/versions": _get(
             "statsVersions",
-            "Per plugin version over 7 or 28 days (privacy rule applied)",
+            "One released week's plugin versions (default: the latest release)",
             {
-                "200": _ok("Most used first.", VersionStats, **CACHE),
+                "200": _ok("Most counted first.", VersionRelease, **CACHE),
                 "400": _see("BadQuery"),
-                "404": _see("StatsOff"),
+                "404": _see("NoRelease"),
             },
             security=[],
-            parameters=_parameters(VersionsQuery),
+            parameters=_parameters(WeekQuery),
         ),
         "/v1/stats/refs": _get(
             "statsRefs",
-            "Discovery refs seen by at least K identities over 28 days",
+            "One released week's discovery refs (default: the latest release)",
             {
-                "200": _ok("Most used first.", RefStats, **CACHE),
+                "200": _ok("Most counted first.", RefRelease, **CACHE),
                 "400": _see("BadQuery"),
+                "404": _see("NoRelease"),
+            },
+            security=[],
+            parameters=_parameters(WeekQuery),
+        ),
+        "/stats": _get(
+            "statsRedirect",
+            "Redirects to /stats/",
+            {
+                "308": {
+                    "description": "To `/stats/`.",
+                    "headers": {
+                        "Location": {"description": "`/stats/`.", "schema": {"type": "string"}}
+                    },
+                },
                 "404": _see("StatsOff"),
             },
             security=[],
-            parameters=_parameters(RefsQuery),
+            parameters=[],
+        ),
+        "/stats/": _get(
+            "statsPage",
+            "The public statistics page: recent weeks, one release's versions and refs",
+            {
+                "200": {**page, "headers": CACHE},
+                "400": PAGE_RESPONSES["PageBadQuery"],
+                "404": PAGE_RESPONSES["PageStatsOff"],
+            },
+            security=[],
+            parameters=_parameters(WeekQuery),
         ),
         "/admin": _get(
             "adminRedirect",
@@ -380,17 +486,33 @@ def paths() -> dict[str, Any]:
         ),
         "/admin/sessions/{session_id_hash}": _get(
             "adminSession",
-            "One session and its identity's sessions of the 30 days before",
+            "The first stored event with this session hash (a later one under another "
+            "identity never replaces it) and its identity's sessions of the 30 days before",
             {"200": _ok("The session.", SessionDetail), "404": _see("NotFound"), **operator_errors},
             security=READ,
             parameters=[HASH_PARAMETER],
         ),
         "/admin/sessions/{session_id_hash}/view": _get(
             "adminSessionPage",
-            "The session graph page",
+            "The session graph page of the first stored event with this session hash",
             {"200": page, "404": PAGE_RESPONSES["PageNotFound"], **page_errors},
             security=READ,
             parameters=[HASH_PARAMETER],
+        ),
+        "/admin/identities/{identity}/sessions/{session_id_hash}": _get(
+            "adminIdentitySession",
+            "One identity's session and its sessions of the 30 days before (the list's rows "
+            "link here: each to its own event)",
+            {"200": _ok("The session.", SessionDetail), "404": _see("NotFound"), **operator_errors},
+            security=READ,
+            parameters=[IDENTITY_PARAMETER, HASH_PARAMETER],
+        ),
+        "/admin/identities/{identity}/sessions/{session_id_hash}/view": _get(
+            "adminIdentitySessionPage",
+            "The session graph page of one identity's session",
+            {"200": page, "404": PAGE_RESPONSES["PageNotFound"], **page_errors},
+            security=READ,
+            parameters=[IDENTITY_PARAMETER, HASH_PARAMETER],
         ),
         "/admin/rollups": _get(
             "adminRollups",

@@ -1,8 +1,13 @@
-"""``flush``: deliver the outbox now, in the foreground, within a deadline."""
+"""``flush``: deliver the outbox now, in the foreground, within a deadline.
+
+When a delivery is already running (a sender the hook started), flush says so, waits for
+it within its own deadline, reports what that delivery did, then sends what is left.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from session_event_emitter.commands.console import err, out
 from session_event_emitter.settings import Settings
@@ -37,13 +42,40 @@ def run(args: argparse.Namespace) -> int:
         wait_for_lock=True,
     )
     try:
-        report = delivery.deliver(settings, policy, url=args.url)
+        report = delivery.deliver(settings, policy, url=args.url, on_wait=_say_waiting)
     finally:
         call_off()
         deadline.disarm()
-    out(
-        f"{report.outcome}: accepted {report.accepted}, duplicate {report.duplicate}, "
-        f"dead-lettered {report.dead_lettered}, remaining {report.remaining}"
-        + (f" ({report.detail})" if report.detail else "")
-    )
+    if report.outcome == "busy":
+        out(
+            f"still running: {report.detail}; it did not end within this flush's deadline "
+            f"({settings.sender_deadline:g} s), so nothing was sent from here: remaining "
+            f"{report.remaining} (see `session-event-emit status`)"
+        )
+        return 1
+    if report.waited_for is not None:
+        out(f"the delivery that was running ended: {_counts(report.waited_for)}")
+        if report.outcome == "idle":
+            return 0  # it left nothing for this one to do
+    out(_counts(report.as_record()))
     return 0 if report.remaining == 0 else 1
+
+
+def _say_waiting(running: dict[str, object]) -> None:
+    if running.get("outcome") == "running":
+        err(
+            f"waiting for the delivery running since {running.get('started_at')} "
+            f"(until {running.get('deadline_at')} at the latest)…"
+        )
+    else:
+        err("waiting for the delivery that is running…")
+    sys.stderr.flush()
+
+
+def _counts(record: dict[str, object]) -> str:
+    detail = record.get("detail")
+    return (
+        f"{record.get('outcome')}: accepted {record.get('accepted', 0)}, duplicate "
+        f"{record.get('duplicate', 0)}, dead-lettered {record.get('dead_lettered', 0)}, "
+        f"remaining {record.get('remaining', 0)}" + (f" ({detail})" if detail else "")
+    )

@@ -1,10 +1,12 @@
-"""``status``: consent, endpoint, outbox, dead letters and last delivery, in words or JSON."""
+"""``status``: consent, plugin version, endpoint, outbox, dead letters and last delivery."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 
+from session_event_emitter import pluginversion
 from session_event_emitter.commands.console import out
 from session_event_emitter.outbox import Outbox
 from session_event_emitter.send import audit
@@ -26,6 +28,11 @@ def _endpoint_line(settings: Settings) -> str:
 
 
 def _last_delivery_line(last: dict[str, object]) -> str:
+    if last.get("outcome") == audit.RUNNING:
+        return (
+            f"running since {last.get('started_at', '?')} (process {last.get('pid', '?')}), "
+            f"until its deadline {last.get('deadline_at', '?')} at the latest"
+        )
     counts = ", ".join(
         f"{name.replace('_', ' ')} {last.get(name, 0)}"
         for name in ("accepted", "duplicate", "dead_lettered", "retry_later", "remaining")
@@ -41,12 +48,16 @@ def run(args: argparse.Namespace) -> int:
     outbox = Outbox(settings.home)
     depth = outbox.depth()
     dead = outbox.dead_letters()
-    last = audit.read_last_delivery(settings.home)
+    last = audit.as_seen_now(audit.read_last_delivery(settings.home))
     endpoint = settings.endpoint
-    warnings = [*settings.warnings, *_home_warnings(settings)]
+    # As the hook would find it without --plugin-version (hooks.json may pass one).
+    version = pluginversion.resolve(None, os.environ)
+    warnings = [*settings.warnings, *version.skipped, *_home_warnings(settings)]
     report = {
         "consent": "on" if settings.consent.enabled else "off",
         "consent_source": settings.consent.source,
+        "plugin_version": version.value,
+        "plugin_version_source": version.source,
         "endpoint": endpoint.shown if endpoint is not None else None,
         "batch_endpoint": redact(endpoint.batch) if endpoint and endpoint.batch else None,
         "endpoint_source": settings.url_source,
@@ -64,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         out(json.dumps(report, indent=2, sort_keys=True))
         return 0
     out(f"consent:       {report['consent']} (source: {settings.consent.source})")
+    out(f"plugin version: {version.value} (source: {version.source})")
     out(f"endpoint:      {report['endpoint_line']}")
     out(f"home:          {settings.home}")
     out(f"outbox:        {depth.events} event(s) pending, {depth.bytes} bytes")

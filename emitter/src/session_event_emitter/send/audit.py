@@ -3,16 +3,20 @@
 ``delivered.jsonl`` gets one line per event the server gave a verdict (accepted,
 duplicate or invalid), written and synced before the event leaves the outbox; past 1 MiB
 it is rotated once to ``delivered.jsonl.1``. ``last-delivery.json`` holds the outcome of
-the most recent sender run for ``status``. Both are written only when the disk allows:
-`disk_problem` and `disk_space_problem` put a refusal, or a full disk, in words.
+the most recent sender run for ``status``; while a run is under way it says so
+(``running``, since when, until which deadline, its process), and a run that ended
+without writing its outcome is read as cut short. Both are written only when the disk
+allows: `disk_problem` and `disk_space_problem` put a refusal, or a full disk, in words.
 """
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import errno
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -21,12 +25,18 @@ from session_event_emitter.fsutil import (
     ensure_private_dir,
     read_bounded,
     read_json_object,
+    unlink_quietly,
     write_atomic,
 )
 
 LOG_NAME = "delivered.jsonl"
 LAST_DELIVERY_NAME = "last-delivery.json"
 ROTATE_BYTES = 1024 * 1024
+RUNNING = "running"
+CUT_SHORT = "cut_short"
+# Past its deadline a run is ended by the kernel within a grace second: give it that, and
+# a little more, before its "running" is read as cut short whatever its process id says.
+_RUNNING_GRACE_SECONDS = 3.0
 
 
 def append_delivered(home: Path, records: Iterable[Mapping[str, object]]) -> None:
@@ -78,6 +88,14 @@ def read_delivered(home: Path, limit: int = 0) -> list[dict[str, object]]:
     return records[-limit:] if limit > 0 else records
 
 
+def clear(home: Path) -> int:
+    """Delete the audit log and the last delivery result; how many delivered records went."""
+    records = len(read_delivered(home))
+    for name in (LOG_NAME + ".1", LOG_NAME, LAST_DELIVERY_NAME):
+        unlink_quietly(home / name)
+    return records
+
+
 def write_last_delivery(home: Path, result: Mapping[str, object]) -> None:
     ensure_private_dir(home)
     write_atomic(
@@ -119,3 +137,67 @@ def disk_space_problem(home: Path) -> str | None:
         "acknowledged events stay pending (and the last delivery shown may be old) "
         "until there is room"
     )
+
+
+def _utc_text(epoch: float) -> str:
+    whole = int(epoch)
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)) + (
+        f"{int((epoch - whole) * 1000):03d}Z"
+    )
+
+
+def _epoch(text: object) -> float | None:
+    if not isinstance(text, str) or len(text) < 19:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def running_record(deadline_seconds: float) -> dict[str, object]:
+    """The record of a run starting now: what ``status`` shows while it goes on."""
+    now = time.time()
+    return {
+        "at": _utc_text(now),
+        "outcome": RUNNING,
+        "started_at": _utc_text(now),
+        "deadline_at": _utc_text(now + max(deadline_seconds, 0.0)),
+        "pid": os.getpid(),
+        "detail": "a delivery is running; its events stay pending until they have a verdict",
+    }
+
+
+def _process_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
+def is_running(record: Mapping[str, object]) -> bool:
+    """Whether the run this record describes is still under way."""
+    if record.get("outcome") != RUNNING:
+        return False
+    deadline = _epoch(record.get("deadline_at"))
+    if deadline is None or time.time() > deadline + _RUNNING_GRACE_SECONDS:
+        return False
+    return _process_alive(record.get("pid"))
+
+
+def as_seen_now(record: dict[str, object]) -> dict[str, object]:
+    """The record as it stands now: a "running" run that ended without its outcome (its
+    deadline, a kill, a crash) is cut short."""
+    if record.get("outcome") != RUNNING or is_running(record):
+        return record
+    return {
+        **record,
+        "outcome": CUT_SHORT,
+        "detail": "the delivery that started then ended before it finished (its deadline, or "
+        "its process was stopped); its events stay pending",
+    }

@@ -87,6 +87,8 @@ class Report:
     remaining: int = 0
     requests: int = 0
     mode: str = "batch"
+    # The last record of the run this one waited for (flush during a running delivery).
+    waited_for: dict[str, object] | None = None
 
     def as_record(self) -> dict[str, object]:
         return {
@@ -121,10 +123,12 @@ class _Plan:
 
 
 def wire_event(event: dict[str, object]) -> dict[str, object]:
-    """The event as it is sent: no `schema_version`, refs as an array, no null `branch_sha`."""
+    """The event as it is sent: no `schema_version`, refs as an array, no null `branch_sha`,
+    `github_hash` always there (null without a login, as the original sends it)."""
     sent = {k: v for k, v in event.items() if k not in _NEVER_SENT}
     if sent.get("discovery_refs") is None:
         sent["discovery_refs"] = []
+    sent.setdefault("github_hash", None)
     if sent.get("branch_sha", "") is None:
         del sent["branch_sha"]
     return sent
@@ -171,37 +175,52 @@ class Delivery:
     def remaining(self) -> float:
         return self.deadline_at - self.clock()
 
-    def run(self) -> Report:
-        wait_until = self.deadline_at if self.policy.wait_for_lock else None
-        with sender_lock(self.home, wait_until=wait_until, clock=self.clock) as held:
+    def run(self, on_wait: Callable[[dict[str, object]], None] | None = None) -> Report:
+        """One run. When another holds the sender lock: with `policy.wait_for_lock`, tell
+        `on_wait` about it (its last record) and wait until this run's deadline at most."""
+        with sender_lock(self.home, clock=self.clock) as held:
+            if held:
+                return self._run_holding_lock()
+        running = audit.read_last_delivery(self.home)
+        if not self.policy.wait_for_lock:
+            return self._busy(running)
+        if on_wait is not None:
+            on_wait(running)
+        with sender_lock(self.home, wait_until=self.deadline_at, clock=self.clock) as held:
             if not held:
-                self.report.outcome = "busy"
-                self.report.detail = "another delivery is running"
-                self.report.remaining = self.outbox.depth().events
-                return self.report
-            # Overwritten at the end; if the deadline ends the process first, this stays.
-            self._record_run(
-                Report(
-                    outcome="cut_short",
-                    detail="stopped at its deadline before it finished; events stay pending",
-                )
+                return self._busy(running)
+            self.report.waited_for = audit.as_seen_now(audit.read_last_delivery(self.home))
+            return self._run_holding_lock()
+
+    def _busy(self, running: dict[str, object]) -> Report:
+        self.report.outcome = "busy"
+        self.report.detail = "another delivery is running"
+        if running.get("outcome") == audit.RUNNING:
+            self.report.detail += (
+                f" (since {running.get('started_at')}, until {running.get('deadline_at')})"
             )
-            self.outbox.enforce_limits()
-            endpoint = self.load().endpoint
-            if endpoint is not None and (
-                endpoint.batch is None or modes.single_only(self.home, endpoint.batch)
-            ):
-                self.report.mode = "single"
-            try:
-                self._drain()
-            except _Stop as stop:
-                self.report.outcome, self.report.detail = stop.outcome, stop.detail
-            self.report.remaining = self.outbox.depth().events
-            self._conclude()
-            detail = self.report.detail
-            self._name_the_disk(detail)
-            self._record_run(self.report)
-            self._name_the_disk(detail)  # the record itself may be what the disk refused
+        self.report.remaining = self.outbox.depth().events
+        return self.report
+
+    def _run_holding_lock(self) -> Report:
+        # Overwritten at the end; if the run ends first, `status` reads it as cut short.
+        self._record_run(audit.running_record(self.remaining()))
+        self.outbox.enforce_limits()
+        endpoint = self.load().endpoint
+        if endpoint is not None and (
+            endpoint.batch is None or modes.single_only(self.home, endpoint.batch)
+        ):
+            self.report.mode = "single"
+        try:
+            self._drain()
+        except _Stop as stop:
+            self.report.outcome, self.report.detail = stop.outcome, stop.detail
+        self.report.remaining = self.outbox.depth().events
+        self._conclude()
+        detail = self.report.detail
+        self._name_the_disk(detail)
+        self._record_run(self.report.as_record())
+        self._name_the_disk(detail)  # the record itself may be what the disk refused
         return self.report
 
     def _name_the_disk(self, detail: str) -> None:
@@ -214,10 +233,10 @@ class Delivery:
                 )
             self.report.detail = "; ".join(filter(None, (detail, refused)))
 
-    def _record_run(self, report: Report) -> None:
+    def _record_run(self, record: dict[str, object]) -> None:
         """Write the run's record for ``status``; a disk that refuses it stops nothing."""
         try:
-            audit.write_last_delivery(self.home, report.as_record())
+            audit.write_last_delivery(self.home, record)
         except OSError as exc:
             self._disk_refused(exc, "the last delivery result")
 
@@ -431,8 +450,12 @@ def deliver(
     url: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[dict[str, object]], None] | None = None,
 ) -> Report:
-    """Deliver what the outbox holds within `policy.deadline` seconds, then return."""
+    """Deliver what the outbox holds within `policy.deadline` seconds, then return.
+
+    `on_wait` hears of a running delivery this one waits for (``flush``).
+    """
     policy = policy or Policy(deadline=settings.sender_deadline)
     if not settings.consent.enabled:
         return Report(outcome="consent_off", detail=settings.consent.source)
@@ -444,4 +467,4 @@ def deliver(
             load=lambda: Settings.load(url=url),
             clock=clock,
             sleep=sleep,
-        ).run()
+        ).run(on_wait)

@@ -59,6 +59,19 @@ class Unreachable(Exception):
         self.timeout = timeout
 
 
+def _host_and_port(url: str) -> str:
+    """``host:port`` of `url` (the scheme's port when none is given), never its credentials."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class _Bearer(requests.auth.AuthBase):
     """The ingest token as ``Authorization: Bearer``.
 
@@ -195,7 +208,7 @@ class Transport:
 
         `timeout` is (connect, answer): the whole answer must have come within the second.
         """
-        host = urlsplit(url).hostname or url
+        host = _host_and_port(url)
         deadline = _AnswerDeadline(timeout[1])
         watching = _ANSWER_DEADLINE.set(deadline)
         try:

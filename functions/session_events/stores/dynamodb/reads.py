@@ -1,9 +1,10 @@
 """The DynamoDB store's read side: GSI queries, rollup items, never a scan.
 
 `day_ended` gives a window of days one partition a day (every item carries `ended_day`),
-`identity_ended` one identity's sessions, `session_ended` one session (keys only, then a
-GetItem). Rollups are items of the same table under `pk` = `rollup:<key>` (never a 64-hex
-event key) with one string attribute `body`, written in one TransactWriteItems call.
+`identity_ended` one identity's sessions, `session_received` the senders of one session
+hash in the order stored (then one GetItem by the event's key). Rollups are items of the
+same table under `pk` = `rollup:<key>` (never a 64-hex event key) with one string
+attribute `body`, written in one TransactWriteItems call.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from session_events.core.timestamps import format_timestamp, parse_rfc3339
+from session_events.stores.base import document_id
 from session_events.stores.dynamodb.table import (
     DAY_ATTRIBUTE,
     DAY_INDEX,
@@ -161,24 +165,21 @@ class DynamoDbReads:
         cursor = page[-1][0] if len(found) > limit and page else None
         return SessionPage([event for _cursor, event in page], cursor)
 
-    def session(self, session_id_hash: str) -> StoredEvent | None:
-        keys = list(
-            self._query(
-                IndexName=SESSION_INDEX,
-                KeyConditionExpression="session_id_hash = :s",
-                ExpressionAttributeValues={":s": {"S": session_id_hash}},
-                ScanIndexForward=False,
-                Limit=1,
-            )
+    def session_senders(self, session_id_hash: str, limit: int) -> list[str]:
+        """In the order stored: `session_received` sorts one hash's items by `received_at`."""
+        found = self._query(
+            IndexName=SESSION_INDEX,
+            KeyConditionExpression="session_id_hash = :s",
+            ExpressionAttributeValues={":s": {"S": session_id_hash}},
+            ScanIndexForward=True,
+            Limit=limit,
         )
-        if not keys:
-            return None
+        return [str(item_["identity_hash"]["S"]) for item_ in found]
+
+    def session(self, identity_hash: str, session_id_hash: str) -> StoredEvent | None:
         client = self.client()
-        answer = self._guarded(
-            lambda: client.get_item(
-                TableName=self.table, Key={PARTITION_KEY: keys[0][PARTITION_KEY]}
-            )
-        )
+        key = {PARTITION_KEY: {"S": document_id(identity_hash, session_id_hash)}}
+        answer = self._guarded(lambda: client.get_item(TableName=self.table, Key=key))
         return read_item(answer["Item"]) if "Item" in answer else None
 
     def identity_sessions(
@@ -216,6 +217,24 @@ class DynamoDbReads:
             for key, body in documents.items()
         ]
         self._guarded(lambda: client.transact_write_items(TransactItems=items))
+
+    def create_rollup(self, key: str, body: str) -> bool:
+        """One conditional put: refused where an item of this key exists."""
+        client = self.client()
+        item = {PARTITION_KEY: {"S": ROLLUP_PREFIX + key}, "body": {"S": body}}
+        try:
+            self._guarded(
+                lambda: client.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression=f"attribute_not_exists({PARTITION_KEY})",
+                )
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
         client = self.client()
