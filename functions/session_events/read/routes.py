@@ -297,4 +297,12 @@ def handle_read(request: Request, runtime: Runtime | None = None) -> Response:
             return
         raise NotFound()
 
-    return serve(request, run)
+    return serve(request, run, error_page=_error_page)
+
+
+def _error_page(status: int, code: str) -> str:
+    """An operator page's error as a page that says what to do (how to set or send the
+    read token, where the dashboard is)."""
+    from session_events.viewer.pages import render_error
+
+    return render_error(status, code)
