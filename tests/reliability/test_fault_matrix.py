@@ -357,7 +357,11 @@ def test_read_only_state_dir_hook_exits_0_and_the_pending_event_survives(
     assert done.returncode == 0 and done.stdout == b""
     assert install.wait_senders_gone(install.sender_deadline + 15)
     assert {path.name: path.read_bytes() for path in install.pending()} == before
-    assert function.count() == 0  # the sender cannot even take its lock
+    # A read-only mount refuses even the sender's lock; a read-only directory (a user
+    # without root) still lets the files already in it be written, so the sender may
+    # deliver, but it cannot remove what it delivered: the event stays pending, is sent
+    # again below, and the server keeps it once.
+    assert function.count() <= 1
 
     make_writable()
     done = install.flush(function.url)
