@@ -203,3 +203,38 @@ def test_the_next_rollup_run_leaves_the_erased_sessions_out_of_the_operators_fig
     run_rollup(store, days=8)
 
     assert figures() == ([(3, 3), (3, 3)], (3, 6))
+
+
+def test_a_day_the_window_left_behind_is_recomputed_once_an_erasure_or_a_late_event_changes_it(
+    backend: Backend, backend_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in backend.env.items():
+        monkeypatch.setenv(name, value)
+    person, others = str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(2)]
+    # Days the 8-day window no longer recomputes, that the operator's 90 days still show.
+    old = (datetime.now(UTC) - timedelta(days=30)).replace(hour=12, minute=0)
+    older = old - timedelta(days=20)
+    send(backend_client, history(person, [old, older], per_quarter=3))
+    for other in others:
+        send(backend_client, history(other, [old], per_quarter=1))
+    store = open_store(Settings.from_env(backend.env))
+
+    def daily(moment: datetime) -> tuple[int, int]:
+        [row] = read_daily(store, [moment.date()])
+        return row.identities, row.sessions
+
+    first = run_rollup(store, days=8)
+    assert (daily(old), daily(older)) == ((3, 5), (1, 3))
+    assert set(first.recomputed) == {old.date().isoformat(), older.date().isoformat()}
+    assert run_rollup(store, days=8).recomputed == []  # nothing changed: nothing rewritten
+
+    assert forget(backend_client, person).get_json() == {"ok": True, "deleted": 6}
+    after = run_rollup(store, days=8)
+    assert (daily(old), daily(older)) == ((2, 2), (0, 0))
+    assert set(after.recomputed) == {old.date().isoformat(), older.date().isoformat()}
+
+    # A machine that was offline for weeks sends a session of that old day.
+    late = str(uuid.uuid4())
+    send(backend_client, history(late, [old], per_quarter=1))
+    assert run_rollup(store, days=8).recomputed == [old.date().isoformat()]
+    assert daily(old) == (3, 3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,13 +177,18 @@ def test_a_day_no_run_computed_is_null_and_a_day_without_events_is_zero(
         SESSION_EVENTS_JOB_TOKEN=JOB_TOKEN,
         SESSION_EVENTS_ROLLUP_DAYS="3",
     )
-    # events 1 and 5 days ago; the run computes only the 3 days ending today
+    # events 1 and 5 days ago; the window is the 3 days ending today, and an older day is
+    # computed when it has events (or when they change), never when it has none
     seed(client, [event_body(n, 1) for n in range(3)] + [event_body(n, 5) for n in range(4)])
-    assert client.post(JOB, headers=bearer(JOB_TOKEN)).status_code == 200
+    answer = client.post(JOB, headers=bearer(JOB_TOKEN))
+    assert answer.status_code == 200
+    assert answer.get_json()["recomputed"] == [
+        (datetime.now(UTC).date() - timedelta(days=5)).isoformat()
+    ]
     rows = get(client, "/admin/rollups?kind=daily&days=6")["rows"]
     assert [(r["identities"], r["sessions"], r["computed"]) for r in rows] == [
-        (None, None, False),  # 5 days ago: 4 sessions, but no run computed the day
-        (None, None, False),
+        (4, 4, True),  # 5 days ago: before the window, computed because it has events
+        (None, None, False),  # no event and before the window: no run computed the day
         (None, None, False),
         (0, 0, True),  # 2 days ago: computed, no session
         (3, 3, True),
@@ -190,7 +196,9 @@ def test_a_day_no_run_computed_is_null_and_a_day_without_events_is_zero(
     ]
     page = parse(get(client, "/admin/?days=6"))
     groups = {g.attrs["data-day"]: g for g in page.find_all("g") if g.has_class("day")}
-    assert [g.has_class("not-computed") for g in groups.values()] == [True] * 3 + [False] * 3
+    assert [g.has_class("not-computed") for g in groups.values()] == [False] + [True] * 2 + [
+        False
+    ] * 3
     assert not any(g.has_class("suppressed") for g in groups.values())
 
 

@@ -33,12 +33,14 @@ class _Answer(BaseModel):
 
 
 class JobAnswer(_Answer):
-    """The run's days (oldest first), how many events it read, the weeks it released."""
+    """The run's days (oldest first), how many events it read, the weeks it released, and
+    the older days it recomputed because their events changed (an erasure, a late event)."""
 
     ok: Literal[True]
     days: list[Day]
     events: int
     released: list[Week]
+    recomputed: list[Day]
 
 
 class DailyRow(_Answer):

@@ -118,8 +118,8 @@ def _detail(
 def exact_daily(store: ReadStore, *, days: int, today: date) -> list[dict[str, Any]]:
     """The `days` UTC days ending today, oldest first, as the rollups counted them.
 
-    A day no run has computed (before the first run's window, or since the last run) has
-    null numbers and `computed` false; a computed day with no event is 0.
+    A day no run has computed (one without events, or one after the last run) has null
+    numbers and `computed` false; a computed day with no event is 0.
     """
     written = read_written_daily(store, days_back(today, days))
     rows = []

@@ -8,12 +8,13 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from session_events.core.errors import ValidationFailed
+from session_events.read.settings import MAX_ROLLUP_DAYS
 from session_events.rollups.weeks import IsoWeek
 from session_events.stores.readmodel import Cursor, InvalidCursor
 
 M = TypeVar("M", bound=BaseModel)
 
-Days = Annotated[int, Field(ge=1, le=90)]
+Days = Annotated[int, Field(ge=1, le=MAX_ROLLUP_DAYS)]  # the operator's view reaches 90 days
 Limit = Annotated[int, Field(ge=1, le=200)]
 
 

@@ -76,8 +76,13 @@ def _job(ctx: Context) -> Answer:
             "days": result.days,
             "events": result.events,
             "released": result.released,
+            "recomputed": result.recomputed,
         },
-        log={"events": result.events, "released": len(result.released)},
+        log={
+            "events": result.events,
+            "released": len(result.released),
+            "recomputed": len(result.recomputed),
+        },
     )
 
 

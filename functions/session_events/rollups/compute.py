@@ -15,7 +15,7 @@ Nothing here knows a store: `compute` takes events and returns `Rollups`.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -57,9 +57,13 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class DailyRow:
+    """One UTC day. `events` counts every stored event of the day, the cap aside: a later
+    run compares it with the store's count to find a day whose events changed since."""
+
     day: str
     identities: int
     sessions: int
+    events: int | None = None  # None: a row written before the count was kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +119,19 @@ def _in_days(events: list[StoredEvent], first: str, last: str) -> list[StoredEve
     return [event for event in events if first <= event.day <= last]
 
 
-def _daily(events: list[StoredEvent], days: list[date]) -> list[DailyRow]:
+def daily_rows(events: list[StoredEvent], days: list[date]) -> list[DailyRow]:
+    """The rows of these days from every event of them (the cap is applied here)."""
+    return _daily(capped(events), Counter(event.day for event in events), days)
+
+
+def _daily(kept: list[StoredEvent], stored: Counter[str], days: list[date]) -> list[DailyRow]:
     identities: dict[str, set[str]] = defaultdict(set)
     sessions: dict[str, int] = defaultdict(int)
-    for event in events:
+    for event in kept:
         identities[event.day].add(event.identity_hash)
         sessions[event.day] += 1
     return [
-        DailyRow(day.isoformat(), len(identities[key]), sessions[key])
+        DailyRow(day.isoformat(), len(identities[key]), sessions[key], stored[key])
         for day in days
         for key in [day.isoformat()]
     ]
@@ -174,7 +183,8 @@ def _refs(events: list[StoredEvent]) -> list[RefRow]:
 def compute(events: Iterable[StoredEvent], plan: Plan) -> Rollups:
     """The rollups of one run; events outside the plan's read window are ignored."""
     start, end = plan.read_start, plan.read_end
-    kept = capped(event for event in events if start <= event.ended_at < end)
+    read = [event for event in events if start <= event.ended_at < end]
+    kept = capped(read)
     last = plan.last_day.isoformat()
 
     def window(days: int) -> list[StoredEvent]:
@@ -182,7 +192,7 @@ def compute(events: Iterable[StoredEvent], plan: Plan) -> Rollups:
 
     return Rollups(
         as_of=last,
-        daily=_daily(kept, plan.daily_days),
+        daily=_daily(kept, Counter(event.day for event in read), plan.daily_days),
         versions={name: _versions(window(days)) for name, days in VERSION_WINDOWS.items()},
         refs=_refs(window(REF_WINDOW[1])),
     )

@@ -52,9 +52,14 @@ def _windowed(key: str, head: dict[str, Any], rows: list[dict[str, Any]]) -> dic
     return documents
 
 
+def daily_documents(rows: Sequence[DailyRow]) -> dict[str, str]:
+    """One document a day."""
+    return {daily_key(row.day): _dump(asdict(row)) for row in rows}
+
+
 def to_documents(rollups: Rollups) -> dict[str, str]:
     """Every document one run writes (all of them replace what was there)."""
-    documents = {daily_key(row.day): _dump(asdict(row)) for row in rollups.daily}
+    documents = daily_documents(rollups.daily)
     for window, rows in rollups.versions.items():
         head = {"as_of": rollups.as_of, "window": window}
         documents.update(_windowed(f"versions:{window}", head, [asdict(row) for row in rows]))

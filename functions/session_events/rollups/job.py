@@ -1,13 +1,15 @@
-"""The rollup job (CONTRACT §6.1): sweep, read the window, compute, write all rollups at once,
-then release the public weeks that are due (§6.2) while public statistics are on.
+"""The rollup job: sweep, read the window, compute, write all its rollups at once, recompute
+the older days the operator can view whose events changed (an erasure, a late event), then
+release the public weeks that are due while public statistics are on.
 
 Run it over HTTP (`POST /v1/jobs/rollup`) or from a shell (`make rollup`):
 
     python -m session_events.rollups.job        # from functions/, against the configured store
 
-A run that fails anywhere before the one write leaves every rollup as it was; the write
-itself is all-or-nothing on every store. The release budget is checked first, so a
-configuration that would overspend it writes nothing at all. Each due week is computed
+A run that fails anywhere before the window's write leaves every rollup as it was; that write
+is all-or-nothing on every store, and so is each group of older days rewritten after it.
+The release budget is checked first, so a configuration that would overspend it writes
+nothing at all. Each due week is computed
 from the events stored now and written once, whole, where no release of it exists; a
 week already released is never computed again.
 """
@@ -26,6 +28,7 @@ from session_events.ingest.config import Settings
 from session_events.read.settings import ReadSettings
 from session_events.rollups.compute import Plan, compute
 from session_events.rollups.documents import to_documents
+from session_events.rollups.recheck import recompute_changed_days
 from session_events.rollups.releases import ReleaseSettings, read_releases, write_release
 from session_events.rollups.weeks import due_weeks
 from session_events.runtime import open_store
@@ -39,6 +42,7 @@ class JobResult:
     events: int
     swept: int
     released: list[str] = field(default_factory=list)
+    recomputed: list[str] = field(default_factory=list)  # older days whose events changed
 
 
 def utc_now() -> datetime:
@@ -52,8 +56,9 @@ def run_rollup(
     clock: Callable[[], datetime] = utc_now,
     releases: ReleaseSettings | None = None,
 ) -> JobResult:
-    """Recompute the trailing `days` UTC days (and the 7/28-day windows) from the events;
-    with `releases`, release the due weeks that have no release yet."""
+    """Recompute the trailing `days` UTC days (and the 7/28-day windows) from the events,
+    and the older days whose events changed; with `releases`, release the due weeks that
+    have no release yet."""
     now = clock()
     if releases is not None:
         from session_events.rollups.release import plan as release_plan  # OpenDP: job only
@@ -63,8 +68,11 @@ def run_rollup(
     plan = Plan(last_day=now.astimezone(UTC).date(), days=days)
     events = list(store.events_between(plan.read_start, plan.read_end))
     store.write_rollups(to_documents(compute(events, plan)))
+    recomputed = recompute_changed_days(store, plan)
     released = release_due_weeks(store, releases, now) if releases is not None else []
-    return JobResult([day.isoformat() for day in plan.daily_days], len(events), swept, released)
+    return JobResult(
+        [day.isoformat() for day in plan.daily_days], len(events), swept, released, recomputed
+    )
 
 
 def release_due_weeks(store: ReadStore, settings: ReleaseSettings, now: datetime) -> list[str]:
@@ -108,6 +116,7 @@ def main() -> int:
                 "events": result.events,
                 "swept": result.swept,
                 "released": result.released,
+                "recomputed": result.recomputed,
             }
         )
     )
