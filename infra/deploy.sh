@@ -239,6 +239,13 @@ firestore_indexes_and_ttl() {
     --field-config=field-path=github_hash,order=ascending \
     --field-config=field-path=ended_at,order=descending \
     --project="$PROJECT" --quiet
+  # The senders of one session hash in the order they were stored: the first one's event is
+  # the session's page (led by the random session hash, so no write hotspot on received_at).
+  create gcloud firestore indexes composite create --database="$DATABASE" \
+    --collection-group="$COLLECTION" --query-scope=collection \
+    --field-config=field-path=session_id_hash,order=ascending \
+    --field-config=field-path=received_at,order=ascending \
+    --project="$PROJECT" --quiet
   # Monotonically increasing timestamps: indexing them caps writes at ~500/s (hotspot).
   local field
   for field in received_at expire_at; do

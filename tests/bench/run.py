@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import forget
 import hook
 import ingest
 import rollup
@@ -43,6 +44,8 @@ CONTRACT_KEYS = (
     "validate_us",
     "rollup.events_per_s",
     "rollup.events",
+    "forget.seconds",
+    "forget.events",
 )
 
 
@@ -259,6 +262,19 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                 target="reported",
             )
         )
+    forget_figures = results.get("forget", {})
+    if forget_figures.get("seconds") is not None:
+        rows.append(
+            _row(
+                f"forget on SQLite, one install's {forget_figures['events']:,} events (ms)",
+                forget_figures["seconds"] * 1000,
+                "ms",
+                "a plain DELETE of the same rows",
+                forget_figures["plain_delete_seconds"] * 1000,
+                target="reported",
+                ratio=forget_figures["ratio_paired"],
+            )
+        )
     if "firestore_emulator" in results:
         store = results["firestore_emulator"]
         if store.get("events_per_s") is not None:
@@ -293,6 +309,16 @@ def _rollup(*, quick: bool) -> dict[str, Any]:
     print(
         f"  {figures['events']:,} events in {figures['seconds']:.2f} s:"
         f" {figures['events_per_s']:,.0f} events/s"
+    )
+    return figures
+
+
+def _forget(*, quick: bool) -> dict[str, Any]:
+    """Seconds for POST /v1/forget to erase one install's events on SQLite, with their count."""
+    figures: dict[str, Any] = forget.run(quick)
+    print(
+        f"  {figures['events']:,} events of one install erased in {figures['seconds']:.3f} s"
+        f" (a plain DELETE: {figures['plain_delete_seconds']:.3f} s)"
     )
     return figures
 
@@ -372,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     results.update(validation.validation_costs(rounds=3 if args.quick else 7))
     print("== rollup job (SQLite)")
     results["rollup"] = _rollup(quick=args.quick)
+    print("== forget (SQLite)")
+    results["forget"] = _forget(quick=args.quick)
     print("== Firestore emulator (8 clients through the function)")
     if args.no_firestore:
         print("  skipped (--no-firestore)")

@@ -62,7 +62,7 @@ def make_event(
 
 
 def events() -> list[dict[str, Any]]:
-    """Yesterday 8 people (published), two days ago 2 (suppressed), three days ago exactly K.
+    """Yesterday 8 people, two days ago 2 (fewer than K), three days ago exactly K.
 
     Person 0 also has sessions earlier in the window, so its strip has several circles; two
     people run an old version (below K: suppressed) and one uses a ref nobody else uses.
@@ -169,9 +169,7 @@ def test_dashboard_answer_carries_the_strict_headers(
 
 def test_daily_figures_match_the_rollups_api(browser: Browser, served: Served) -> None:
     expected = {
-        row["day"]: (None, None, True)
-        if row["suppressed"]
-        else (row["identities"], row["sessions"], False)
+        row["day"]: (row["identities"], row["sessions"], not row["computed"])
         for row in served.admin_json("/admin/rollups?kind=daily&days=28")["rows"]
     }
     opened = browser.open("/admin/?days=28")
@@ -182,28 +180,42 @@ def test_daily_figures_match_the_rollups_api(browser: Browser, served: Served) -
         shown[row.get_attribute("data-day")] = (
             number(cells.nth(1).text_content() or ""),
             number(cells.nth(2).text_content() or ""),
-            "fewer than K" in (cells.nth(3).text_content() or ""),
+            "not computed" in (cells.nth(3).text_content() or ""),
         )
     page.close()
     assert shown == expected
+    assert {value[2] for value in shown.values()} == {True, False}
 
 
-def test_suppressed_days_are_drawn_hatched(
+def test_daily_chart_draws_exact_numbers_and_days_not_computed(
     browser: Browser, served: Served, screenshot_dir: Path
 ) -> None:
+    """The operator's chart is exact: bars in proportion to the numbers, a day below K as it
+    is, 0 marked as 0, a day no run has computed as an outline, and nothing hatched."""
     rows = served.admin_json("/admin/rollups?kind=daily&days=28")["rows"]
-    suppressed = sorted(row["day"] for row in rows if row["suppressed"])
-    assert suppressed, "the events make at least one day below K"
-    opened = browser.open("/admin/")
+    opened = browser.open("/admin/?days=28")
     page = opened.page
-    drawn = sorted(
-        group.get_attribute("data-day") for group in page.locator("svg g.day.suppressed").all()
-    )
-    assert drawn == suppressed
-    for day in suppressed:
-        bar = page.locator(f'svg g.day.suppressed[data-day="{day}"] rect')
-        assert bar.get_attribute("fill") == "url(#hatch)"
-        assert bar.bounding_box()["height"] > 0
+    assert page.locator("svg.chart pattern, svg.chart [fill^='url(']").count() == 0
+    assert page.locator("svg g.day.suppressed").count() == 0
+    drawn: dict[str, float] = {}
+    for row in rows:
+        group = page.locator(f'svg g.day[data-day="{row["day"]}"]')
+        if not row["computed"]:
+            assert "not-computed" in (group.get_attribute("class") or "")
+            assert group.locator("rect.pending").bounding_box()["height"] > 0
+            continue
+        sessions = group.locator("rect.sessions").bounding_box()["height"]
+        drawn[row["day"]] = sessions
+        if row["sessions"] == 0:
+            assert group.locator("rect.identities").bounding_box()["height"] == sessions == 0
+            assert (group.locator("text.zero").text_content() or "") == "0"
+    numbers = {row["day"]: row["sessions"] for row in rows if row["computed"]}
+    largest = max(numbers, key=lambda day: numbers[day])
+    for day, height in drawn.items():
+        expected = drawn[largest] * numbers[day] / numbers[largest]
+        assert abs(height - expected) <= 1.0, (day, height, expected)
+    assert any(0 < count < K for count in numbers.values()), "a day below K is drawn too"
+    assert 0 in numbers.values(), "a computed day without a session is drawn too"
     page.locator("svg.chart").first.screenshot(path=str(screenshot_dir / "daily-chart.png"))
     page.close()
 
@@ -307,11 +319,13 @@ def test_session_page_shows_its_strip_with_the_current_one_marked(
 ) -> None:
     newest_of_person_0 = sha("session-0-y")
     api = served.admin_json(f"/admin/sessions/{newest_of_person_0}")
+    identity = api["session"]["identity"]
     opened = browser.open("/admin/?days=30")
     page = opened.page
     page.locator(f'tr[data-session="{newest_of_person_0}"] a').first.click()
     page.wait_for_load_state()
-    assert urlsplit(page.url).path == f"/admin/sessions/{newest_of_person_0}/view"
+    path = f"/admin/identities/{identity}/sessions/{newest_of_person_0}/view"
+    assert urlsplit(page.url).path == path
     strip = page.locator("svg.strip")
     assert strip.is_visible()
     current = strip.locator("g.current")
@@ -320,7 +334,9 @@ def test_session_page_shows_its_strip_with_the_current_one_marked(
     related = strip.locator("a.related")
     assert related.count() == len(api["related"]) >= 3
     hrefs = sorted(link.get_attribute("href") for link in related.all())
-    assert hrefs == sorted(f"/admin/sessions/{r['session_id_hash']}/view" for r in api["related"])
+    assert hrefs == sorted(
+        f"/admin/identities/{identity}/sessions/{r['session_id_hash']}/view" for r in api["related"]
+    )
     shoot(page, screenshot_dir, "session.png")
     assert opened.errors == []
     assert opened.left_the_server() == []
@@ -397,7 +413,7 @@ def test_hostile_values_render_as_inert_text(browser: Browser) -> None:
     pages = {
         "dashboard": render_dashboard(
             k=K,
-            daily=[{"day": HOSTILE, "identities": 9, "sessions": 9, "suppressed": False}],
+            daily=[{"day": HOSTILE, "identities": 9, "sessions": 9, "computed": True}],
             versions=[],
             refs=[{"ref": HOSTILE, "identities": 9, "sessions": 9}],
             sessions=[row],

@@ -240,7 +240,11 @@ def test_repeated_forgets_of_one_install_are_rate_limited_with_the_true_wait(
     assert limited.get_json() == {"ok": False, "error": "rate_limited"}
     assert 1 <= int(limited.headers["Retry-After"]) <= 30
     # Another install is not held back by this one.
-    assert forget(client, str(uuid.uuid4())).status_code == 200
+    other = str(uuid.uuid4())
+    assert forget(client, other).status_code == 200
+    # The bucket is the one the install's events of this quarter draw from.
+    send(client, history(other, [datetime.now(UTC)], per_quarter=1))
+    assert forget(client, other).status_code == 429
 
 
 def test_past_the_store_time_bound_forget_is_a_503_and_a_repeat_finishes_the_job(

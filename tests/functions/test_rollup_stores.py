@@ -267,10 +267,27 @@ def test_logged_in_pages_do_not_repeat_or_skip(store: Any) -> None:
     assert third.next_cursor is None
 
 
-def test_session_by_hash_and_unknown(store: Any) -> None:
-    [wanted, _other] = fill(store, [make_event(1, 10), make_event(2, 11)])
-    assert store.session(wanted.session_id_hash) == wanted
-    assert store.session(hexhash("nobody")) is None
+def test_session_by_identity_and_hash_and_unknown(store: Any) -> None:
+    [wanted, other] = fill(store, [make_event(1, 10), make_event(2, 11)])
+    assert store.session(wanted.identity_hash, wanted.session_id_hash) == wanted
+    assert store.session(other.identity_hash, wanted.session_id_hash) is None
+    assert store.session(wanted.identity_hash, hexhash("nobody")) is None
+    assert store.session_senders(hexhash("nobody"), 10) == []
+
+
+def test_senders_of_one_session_hash_come_in_the_order_they_were_stored(store: Any) -> None:
+    """Each later sender ended earlier: the order is the order received, never `ended_at`."""
+    shared = hexhash("one session hash, three senders")
+    senders = [hexhash(f"sender-{n}") for n in range(3)]
+    for n, identity in enumerate(senders):
+        body = {**make_event(n, 20 - n, tools=n), "identity_hash": identity}
+        received = RECEIVED + timedelta(seconds=n)
+        event = SessionEvent.model_validate({**body, "session_id_hash": shared})
+        store.put(EventRecord(event, received, received + timedelta(days=365)))
+    fill(store, [make_event(9, 21)])  # another session hash
+    assert store.session_senders(shared, 10) == senders
+    assert store.session_senders(shared, 1) == senders[:1]
+    assert [store.session(identity, shared).tool_count for identity in senders] == [0, 1, 2]
 
 
 def test_identity_sessions_in_window_newest_first_with_limit(store: Any) -> None:

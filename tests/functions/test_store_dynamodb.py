@@ -453,7 +453,12 @@ def test_terraform_table_is_the_code_definition() -> None:
                     {"AttributeName": index["hash_key"], "KeyType": "HASH"},
                     {"AttributeName": index["range_key"], "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": index["projection_type"]},
+                "Projection": {"ProjectionType": index["projection_type"]}
+                | (
+                    {"NonKeyAttributes": index["non_key_attributes"]}
+                    if "non_key_attributes" in index
+                    else {}
+                ),
             }
             for index in table["global_secondary_index"]
         ],

@@ -120,9 +120,10 @@ def session(n: int, **changes: Any) -> dict[str, Any]:
 
 def daily_rows() -> list[dict[str, Any]]:
     return [
-        {"day": "2026-11-20", "identities": 40, "sessions": 120, "suppressed": False},
-        {"day": "2026-11-21", "identities": None, "sessions": None, "suppressed": True},
-        {"day": "2026-11-22", "identities": 25, "sessions": 60, "suppressed": False},
+        {"day": "2026-11-20", "identities": 40, "sessions": 120, "computed": True},
+        {"day": "2026-11-21", "identities": None, "sessions": None, "computed": False},
+        {"day": "2026-11-22", "identities": 25, "sessions": 60, "computed": True},
+        {"day": "2026-11-23", "identities": 0, "sessions": 0, "computed": True},
     ]
 
 
@@ -270,10 +271,10 @@ def test_hostile_text_is_shown_escaped_not_dropped() -> None:
 
 
 def test_hostile_session_hash_cannot_leave_its_path() -> None:
-    page = dashboard(sessions=[session(1, session_id_hash="../../x?y=1#z")])
+    page = dashboard(sessions=[session(1, session_id_hash="../../x?y=1#z", identity="../y")])
     links = {a.attrs["href"] for a in parse(page).find_all("a")}
-    assert "/admin/sessions/..%2F..%2Fx%3Fy%3D1%23z/view" in links
-    assert not any(link.startswith("/admin/sessions/../") for link in links)
+    assert "/admin/identities/..%2Fy/sessions/..%2F..%2Fx%3Fy%3D1%23z/view" in links
+    assert not any("/../" in link or "?y=1" in link for link in links)
 
 
 def test_hostile_ref_stays_inside_its_anchor() -> None:
@@ -346,12 +347,35 @@ def daily_groups(page: str) -> dict[str, Element]:
     return {g.attrs["data-day"]: g for g in parse(page).find_all("g") if g.has_class("day")}
 
 
-def test_suppressed_day_is_hatched_and_labelled() -> None:
-    suppressed = daily_groups(dashboard())["2026-11-21"]
-    assert suppressed.has_class("suppressed")
-    assert [rect.attrs["fill"] for rect in suppressed.find_all("rect")] == ["url(#hatch)"]
-    assert "fewer than 10 identities" in suppressed.find_all("title")[0].all_text()
-    assert "<K" in suppressed.all_text()
+def test_day_not_computed_is_an_outline_that_says_so() -> None:
+    pending = daily_groups(dashboard())["2026-11-21"]
+    assert pending.has_class("not-computed")
+    rects = pending.find_all("rect")
+    assert [(rect.attrs["fill"], rect.has_class("pending")) for rect in rects] == [("none", True)]
+    assert float(rects[0].attrs["height"]) > 0
+    assert "not computed yet" in pending.find_all("title")[0].all_text()
+
+
+def test_day_without_a_session_is_drawn_as_zero_not_as_missing() -> None:
+    zero = daily_groups(dashboard())["2026-11-23"]
+    assert not zero.has_class("not-computed")
+    assert [float(rect.attrs["height"]) for rect in zero.find_all("rect")] == [0.0, 0.0]
+    assert zero.find_all("title")[0].all_text() == "2026-11-23: 0 identities, 0 sessions"
+    assert [text.all_text() for text in zero.find_all("text")] == ["0"]
+
+
+def test_the_operator_chart_hatches_nothing() -> None:
+    """Exact numbers for the operator: a small day is drawn as it is, never masked."""
+    daily = [
+        {"day": "2026-11-21", "identities": 3, "sessions": 7, "suppressed": True},
+        {"day": "2026-11-22", "identities": 30, "sessions": 70, "computed": True},
+    ]
+    page = dashboard(daily=daily)
+    small = daily_groups(page)["2026-11-21"]
+    assert small.find_all("title")[0].all_text() == "2026-11-21: 3 identities, 7 sessions"
+    assert [rect.attrs["fill"] for rect in small.find_all("rect")] == ["#3730a3", "#a5b4fc"]
+    assert "hatch" not in page and "pattern" not in page
+    assert not [g for g in parse(page).find_all("g") if g.has_class("suppressed")]
 
 
 def test_published_day_is_drawn_as_two_plain_bars() -> None:
@@ -374,26 +398,25 @@ def test_published_bars_are_taller_for_larger_counts() -> None:
     assert height("2026-11-20", "sessions") > height("2026-11-20", "identities")
 
 
-def test_suppressed_day_with_known_numbers_is_still_hatched() -> None:
-    daily = [{"day": "2026-11-21", "identities": 3, "sessions": 7, "suppressed": True}]
-    group = daily_groups(dashboard(daily=daily))["2026-11-21"]
-    assert group.has_class("suppressed")
-    assert [rect.attrs["fill"] for rect in group.find_all("rect")] == ["url(#hatch)"]
-
-
-def test_chart_legend_names_the_suppressed_pattern() -> None:
+def test_chart_legend_names_the_not_computed_outline() -> None:
     legend = next(div for div in parse(dashboard()).find_all("div") if div.has_class("legend"))
-    assert "Fewer than K = 10 identities (suppressed)" in legend.all_text()
+    assert "Not computed yet" in legend.all_text()
+    assert "suppressed" not in legend.all_text().lower()
 
 
-def test_daily_table_marks_suppressed_days_in_words() -> None:
+def test_daily_table_marks_days_not_computed_in_words_and_zero_as_zero() -> None:
     table = parse(dashboard()).find_all("table", class_="daily")[0]
-    notes = {
-        row.attrs["data-day"]: row.find_all("td")[3].all_text()
+    cells = {
+        row.attrs["data-day"]: [cell.all_text() for cell in row.find_all("td")[1:]]
         for row in table.find_all("tr")
         if "data-day" in row.attrs
     }
-    assert notes == {"2026-11-20": "", "2026-11-21": "fewer than K = 10", "2026-11-22": ""}
+    assert cells == {
+        "2026-11-20": ["40", "120", ""],
+        "2026-11-21": ["—", "—", "not computed yet"],
+        "2026-11-22": ["25", "60", ""],
+        "2026-11-23": ["0", "0", ""],
+    }
 
 
 def test_empty_rollups_say_how_to_fill_them() -> None:
@@ -416,15 +439,21 @@ def test_each_ref_row_has_its_anchor() -> None:
     assert [row.attrs.get("id") for row in rows[1:]] == ["ref-skill:grep"]
 
 
-def test_each_session_links_to_its_view() -> None:
-    tree = parse(dashboard())
+def test_each_session_links_to_its_own_event() -> None:
+    """Two identities that sent the same session hash: each row opens its own page."""
+    shared = hexhash(7)
+    tree = parse(dashboard(sessions=[session(7, identity="u-a"), session(7, identity="u-b")]))
     rows = [row for row in tree.find_all("tr") if "data-session" in row.attrs]
+    assert [row.attrs["data-session"] for row in rows] == [shared, shared]
+    targets = []
     for row in rows:
+        identity = next(td for td in row.find_all("td") if td.has_class("identity")).all_text()
         hrefs = {
             a.attrs["href"] for a in row.find_all("a") if "chip" not in a.attrs.get("class", "")
         }
-        assert hrefs == {f"/admin/sessions/{row.attrs['data-session']}/view"}
-    assert len(rows) == 2
+        assert hrefs == {f"/admin/identities/{identity}/sessions/{shared}/view"}
+        targets.extend(hrefs)
+    assert len(set(targets)) == 2
 
 
 def test_anonymous_session_says_so() -> None:
@@ -509,13 +538,16 @@ def test_current_session_is_marked_once() -> None:
 def test_current_session_is_not_a_link() -> None:
     figure = strip(session_page())
     links = {a.attrs["href"] for a in figure.find_all("a")}
-    assert f"/admin/sessions/{hexhash(1)}/view" not in links
+    assert links
+    assert f"/admin/identities/id-k7m2q/sessions/{hexhash(1)}/view" not in links
 
 
 def test_related_sessions_link_to_their_own_pages() -> None:
     figure = strip(session_page(tool_counts=[3, 30, 7]))
     links = sorted(a.attrs["href"] for a in figure.find_all("a") if a.has_class("related"))
-    assert links == sorted(f"/admin/sessions/{hexhash(n)}/view" for n in (100, 101, 102))
+    assert links == sorted(
+        f"/admin/identities/id-k7m2q/sessions/{hexhash(n)}/view" for n in (100, 101, 102)
+    )
 
 
 def test_related_circles_carry_a_tooltip() -> None:

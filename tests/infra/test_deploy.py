@@ -86,6 +86,13 @@ FIRESTORE_SETUP = [
         f"--project={PROJECT}", "--quiet",
     ],
     [
+        "firestore", "indexes", "composite", "create", DB,
+        "--collection-group=session_events", "--query-scope=collection",
+        "--field-config=field-path=session_id_hash,order=ascending",
+        "--field-config=field-path=received_at,order=ascending",
+        f"--project={PROJECT}", "--quiet",
+    ],
+    [
         "firestore", "indexes", "fields", "update", "received_at", DB,
         "--collection-group=session_events", "--disable-indexes", f"--project={PROJECT}",
         "--quiet",

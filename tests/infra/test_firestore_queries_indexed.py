@@ -129,7 +129,8 @@ def test_every_query_of_the_job_the_operator_view_and_erasure_is_indexed(
         store.count_between(*window, logged_in)
         store.sessions_page(*window, limit=2, logged_in=logged_in, after=None)
         store.sessions_page(*window, limit=2, logged_in=logged_in, after=after)
-    store.session(f"{100:064x}")
+    store.session_senders(f"{100:064x}", 100)
+    store.session(f"{0:064x}", f"{100:064x}")
     store.identity_sessions(f"{1:064x}", *window, 50)
     assert store.erase_identities([f"{n:064x}" for n in (1, 2, 77)]) == 2
     assert len(recorded) >= 13

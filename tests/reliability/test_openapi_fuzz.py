@@ -7,7 +7,8 @@ this pytest). ``RELIABILITY_OPENAPI_EXAMPLES`` sets the examples per operation (
 400, about a thousand ingest cases in a few minutes on 2 cores; raise it for a longer
 hunt, lower it for a quick run).
 The read side's operations (statistics and the operator's view, with the read token) get
-a twentieth of that: their inputs are a few bounded query parameters. The job route is
+a twentieth of that: their inputs are a few bounded query parameters; erasure gets a
+quarter: its input is one string. The job route is
 left out: without its token it only answers 401, and with it every case would run a job.
 """
 
@@ -29,6 +30,7 @@ EXAMPLES = int(os.environ.get("RELIABILITY_OPENAPI_EXAMPLES", "400"))
 READ_EXAMPLES = max(10, EXAMPLES // 20)
 READ_TOKEN = "fuzz-read-token"
 READ_PATHS = r"^/(admin|v1/stats/)"
+FORGET_EXAMPLES = max(10, EXAMPLES // 4)
 
 
 def schemathesis_command() -> str:
@@ -60,7 +62,15 @@ def test_no_generated_request_gets_a_server_error(
             pytest.skip("the function does not serve GET /openapi.json yet")
         raise
     ingest = _schemathesis(
-        command, url, tmp_path, EXAMPLES, "--exclude-path-regex", r"^/(admin|v1/jobs/|v1/stats/)"
+        command,
+        url,
+        tmp_path,
+        EXAMPLES,
+        "--exclude-path-regex",
+        r"^/(admin|v1/jobs/|v1/stats/|v1/forget)",
+    )
+    forget = _schemathesis(
+        command, url, tmp_path, FORGET_EXAMPLES, "--include-path-regex", r"^/v1/forget$"
     )
     read = _schemathesis(
         command,
@@ -72,7 +82,7 @@ def test_no_generated_request_gets_a_server_error(
         "--header",
         f"Authorization: Bearer {READ_TOKEN}",
     )
-    print(f"schemathesis: ingest {ingest}; read side {read}")  # shown with -s or -rA
+    print(f"schemathesis: ingest {ingest}; erasure {forget}; read side {read}")  # -s or -rA
 
 
 def _schemathesis(command: str, url: str, cwd: Path, examples: int, *selection: str) -> str:

@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "retry-dead": "retry_dead",
     "log": "log",
     "ref": "ref",
+    "forget": "forget",
 }
 SUBCOMMANDS = tuple(COMMAND_MODULES)
 
@@ -172,6 +173,19 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     )
     ref.add_argument("--session-id", default=None, help="the session (else the hook JSON on stdin)")
     ref.add_argument("refs", nargs="*", metavar="REF")
+    forget = sub.add_parser(
+        "forget",
+        parents=[common],
+        formatter_class=_Formatter,
+        help="ask the server to delete every event of this install, then delete the local "
+        "state and turn telemetry off",
+    )
+    forget.add_argument(
+        "--dry-run",
+        dest="forget_dry_run",
+        action="store_true",
+        help="say what would be done; send and delete nothing",
+    )
     return parser
 
 

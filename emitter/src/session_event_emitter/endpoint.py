@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 SINGLE_PATH = "/v1/session-events"
 BATCH_PATH = "/v1/session-events/batch"
+FORGET_PATH = "/v1/forget"
 
 
 class Endpoint:
@@ -91,3 +92,11 @@ def redact(url: str) -> str:
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def forget_url(endpoint: Endpoint) -> str | None:
+    """The erasure route beside the single endpoint (``<base>/v1/forget``); None when the
+    single endpoint is a URL given exactly that does not end in ``/v1/session-events``."""
+    if not endpoint.single.endswith(SINGLE_PATH):
+        return None
+    return endpoint.single[: -len(SINGLE_PATH)] + FORGET_PATH

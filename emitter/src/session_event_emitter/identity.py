@@ -142,6 +142,19 @@ def kept_install_id(home: StrPath, legacy_dir: StrPath) -> str | None:
     )
 
 
+def every_install_id(home: StrPath, legacy_dir: StrPath) -> list[str]:
+    """Every install id this machine's events can carry, each once; writes nothing.
+
+    The original plugin's ``machine-id`` and the id kept under `home` are the same id once
+    both exist, but events sent before the original wrote its own carry ours.
+    """
+    found = [
+        _read_id(os.path.join(legacy_dir, MACHINE_ID_FILE)),
+        _read_id(os.path.join(home, INSTALL_ID_FILE)),
+    ]
+    return list(dict.fromkeys(text for text in found if text is not None))
+
+
 def _own_install_id(home: StrPath, *, create: bool) -> str:
     path = os.path.join(home, INSTALL_ID_FILE)
     existing = _read_id(path)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from session_events.core.displayid import IDENTITY_ID
 from session_events.core.errors import NotFound, StoreUnavailable, Unauthorized, ValidationFailed
 from session_events.read.access import Disabled
 from session_events.read.queryparams import (
@@ -46,6 +47,16 @@ class DailyRow(_Answer):
     identities: int | None
     sessions: int | None
     suppressed: bool
+
+
+class OperatorDailyRow(_Answer):
+    """One UTC day as the rollup job counted it, exact; numbers are null (and `computed`
+    false) for a day no rollup run has computed yet. A day with no event is 0."""
+
+    day: Day
+    identities: int | None
+    sessions: int | None
+    computed: bool
 
 
 class Percentiles(_Answer):
@@ -123,19 +134,20 @@ class SessionDetail(_Answer):
 
 
 class Rollups(_Answer):
-    """Exact rollup numbers of one kind (`suppressed` says what the public would not see)."""
+    """Exact rollup numbers of one kind (a version's `suppressed` says it is below K)."""
 
     ok: Literal[True]
     k: int
     kind: Literal["daily", "versions", "refs"]
     window: Literal["7d", "28d"] | None = None
     as_of: Day | None = None
-    rows: list[DailyRow | VersionRow | RefRow]
+    rows: list[OperatorDailyRow | VersionRow | RefRow]
 
 
 MODELS: tuple[type[BaseModel], ...] = (
     JobAnswer,
     DailyRow,
+    OperatorDailyRow,
     Percentiles,
     VersionRow,
     RefRow,
@@ -213,7 +225,7 @@ PAGE_RESPONSES: dict[str, Any] = {
         "content": {HTML: {"schema": {"type": "string"}}},
     },
     "PageNotFound": {
-        "description": "No such session (or a malformed hash).",
+        "description": "No such session (or a malformed hash or display id).",
         "content": {HTML: {"schema": {"type": "string"}}},
     },
 }
@@ -248,6 +260,17 @@ HASH_PARAMETER = {
     "required": True,
     "description": "64 lowercase hex characters; anything else is a 404.",
     "schema": {"type": "string"},
+}
+
+
+IDENTITY_PARAMETER = {
+    "name": "identity",
+    "in": "path",
+    "required": True,
+    "description": "The identity's display id as the operator's answers give it "
+    "(`u-` and four groups of four letters); anything else, or an identity that did not "
+    "send this session hash, is a 404.",
+    "schema": {"type": "string", "pattern": f"^{IDENTITY_ID.pattern}$"},
 }
 
 
@@ -380,17 +403,33 @@ def paths() -> dict[str, Any]:
         ),
         "/admin/sessions/{session_id_hash}": _get(
             "adminSession",
-            "One session and its identity's sessions of the 30 days before",
+            "The first stored event with this session hash (a later one under another "
+            "identity never replaces it) and its identity's sessions of the 30 days before",
             {"200": _ok("The session.", SessionDetail), "404": _see("NotFound"), **operator_errors},
             security=READ,
             parameters=[HASH_PARAMETER],
         ),
         "/admin/sessions/{session_id_hash}/view": _get(
             "adminSessionPage",
-            "The session graph page",
+            "The session graph page of the first stored event with this session hash",
             {"200": page, "404": PAGE_RESPONSES["PageNotFound"], **page_errors},
             security=READ,
             parameters=[HASH_PARAMETER],
+        ),
+        "/admin/identities/{identity}/sessions/{session_id_hash}": _get(
+            "adminIdentitySession",
+            "One identity's session and its sessions of the 30 days before (the list's rows "
+            "link here: each to its own event)",
+            {"200": _ok("The session.", SessionDetail), "404": _see("NotFound"), **operator_errors},
+            security=READ,
+            parameters=[IDENTITY_PARAMETER, HASH_PARAMETER],
+        ),
+        "/admin/identities/{identity}/sessions/{session_id_hash}/view": _get(
+            "adminIdentitySessionPage",
+            "The session graph page of one identity's session",
+            {"200": page, "404": PAGE_RESPONSES["PageNotFound"], **page_errors},
+            security=READ,
+            parameters=[IDENTITY_PARAMETER, HASH_PARAMETER],
         ),
         "/admin/rollups": _get(
             "adminRollups",

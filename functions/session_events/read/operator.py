@@ -9,17 +9,18 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from session_events.core.displayid import DisplayIds
+from session_events.core.displayid import DisplayIds, is_identity_id
 from session_events.core.timestamps import parse_rfc3339
-from session_events.read.public import last_run_day
 from session_events.rollups.compute import RefRow, VersionRow
-from session_events.rollups.documents import read_daily, read_refs, read_versions
+from session_events.rollups.documents import read_refs, read_versions, read_written_daily
 from session_events.stores.base import ReadStore
 from session_events.stores.readmodel import Cursor, StoredEvent, day_start, days_back, stamp
 
 HASH = re.compile(r"[0-9a-f]{64}")
 RELATED_DAYS = 30
 RELATED_LIMIT = 50
+# How many senders of one session hash an identity's page looks through.
+SENDERS_LIMIT = 100
 # Events may end up to 24 h after the server's clock (CONTRACT §1): a window reaches there.
 FUTURE_DAYS = 2
 
@@ -67,11 +68,38 @@ def sessions(
 
 
 def session(store: ReadStore, ids: DisplayIds, session_id_hash: str) -> dict[str, Any] | None:
-    """The session and its identity's sessions of the 30 days before it; None if unknown."""
+    """The first stored event with this session hash, with its related sessions; None if none.
+
+    A later event with the same hash under another identity never takes its place.
+    """
     if not HASH.fullmatch(session_id_hash):
         return None
-    found = store.session(session_id_hash)
-    if found is None:
+    senders = store.session_senders(session_id_hash, 1)
+    return _detail(store, ids, senders[0], session_id_hash) if senders else None
+
+
+def identity_session(
+    store: ReadStore, ids: DisplayIds, identity: str, session_id_hash: str
+) -> dict[str, Any] | None:
+    """The event of the identity shown as `identity` with this session hash; None if none.
+
+    Only the first SENDERS_LIMIT senders of one hash are looked through: the first stored
+    (the one a later sender could try to displace) is always among them.
+    """
+    if not HASH.fullmatch(session_id_hash) or not is_identity_id(identity):
+        return None
+    for sender in store.session_senders(session_id_hash, SENDERS_LIMIT):
+        if ids.identity(sender) == identity:
+            return _detail(store, ids, sender, session_id_hash)
+    return None
+
+
+def _detail(
+    store: ReadStore, ids: DisplayIds, identity_hash: str, session_id_hash: str
+) -> dict[str, Any] | None:
+    """One identity's session and its sessions of the 30 days before it (at most 50)."""
+    found = store.session(identity_hash, session_id_hash)
+    if found is None:  # erased between the two reads
         return None
     ended = parse_rfc3339(found.ended_at)
     related = store.identity_sessions(
@@ -87,9 +115,25 @@ def session(store: ReadStore, ids: DisplayIds, session_id_hash: str) -> dict[str
     }
 
 
-def exact_daily(store: ReadStore, *, k: int, days: int, today: date) -> list[dict[str, Any]]:
-    rows = read_daily(store, days_back(last_run_day(store, today), days))
-    return [{**asdict(row), "suppressed": row.identities < k} for row in rows]
+def exact_daily(store: ReadStore, *, days: int, today: date) -> list[dict[str, Any]]:
+    """The `days` UTC days ending today, oldest first, as the rollups counted them.
+
+    A day no run has computed (before the first run's window, or since the last run) has
+    null numbers and `computed` false; a computed day with no event is 0.
+    """
+    written = read_written_daily(store, days_back(today, days))
+    rows = []
+    for day in days_back(today, days):
+        row = written.get(day.isoformat())
+        rows.append(
+            {
+                "day": day.isoformat(),
+                "identities": None if row is None else row.identities,
+                "sessions": None if row is None else row.sessions,
+                "computed": row is not None,
+            }
+        )
+    return rows
 
 
 def exact_version(row: VersionRow, k: int) -> dict[str, Any]:
@@ -116,7 +160,7 @@ def rollups(
             "ok": True,
             "k": k,
             "kind": kind,
-            "rows": exact_daily(store, k=k, days=days, today=today),
+            "rows": exact_daily(store, days=days, today=today),
         }
     if kind == "versions":
         as_of, version_rows = read_versions(store, window_name)
@@ -154,15 +198,11 @@ def dashboard(
     listed = sessions(
         store, ids, days=days, limit=limit, logged_in=logged_in, after=after, today=today
     )
-    daily_rows = [
-        {**row, "identities": None, "sessions": None} if row["suppressed"] else row
-        for row in exact_daily(store, k=k, days=days, today=today)
-    ]
     _as_of, version_rows = read_versions(store, "28d")
     _as_of, ref_rows = read_refs(store)
     return {
         "k": k,
-        "daily": daily_rows,
+        "daily": exact_daily(store, days=days, today=today),
         "versions": [exact_version(row, k) for row in version_rows],
         "refs": [exact_ref(row) for row in ref_rows if row.identities >= k],
         "sessions": listed["sessions"],

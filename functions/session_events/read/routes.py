@@ -131,6 +131,14 @@ def _session(ctx: Context) -> Answer:
     return Answer(body=body)
 
 
+def _identity_session(ctx: Context) -> Answer:
+    _operator(ctx)
+    body = operator.identity_session(ctx.store, ctx.ids(), ctx.match["identity"], ctx.match["hash"])
+    if body is None:
+        raise NotFound()
+    return Answer(body=body)
+
+
 def _rollups(ctx: Context) -> Answer:
     _operator(ctx)
     query = parse_query(RollupsQuery, ctx.request.args)
@@ -164,10 +172,21 @@ def _dashboard(ctx: Context) -> Answer:
 
 
 def _session_view(ctx: Context) -> Answer:
+    _operator(ctx, html=True)
+    return _session_page(operator.session(ctx.store, ctx.ids(), ctx.match["hash"]))
+
+
+def _identity_session_view(ctx: Context) -> Answer:
+    _operator(ctx, html=True)
+    found = operator.identity_session(
+        ctx.store, ctx.ids(), ctx.match["identity"], ctx.match["hash"]
+    )
+    return _session_page(found)
+
+
+def _session_page(body: dict[str, Any] | None) -> Answer:
     from session_events.viewer.pages import render_session
 
-    _operator(ctx, html=True)
-    body = operator.session(ctx.store, ctx.ids(), ctx.match["hash"])
     if body is None:
         raise NotFound()
     return Answer(body=render_session(session=body["session"], related=body["related"]))
@@ -198,6 +217,20 @@ ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...], Handler, bool]] = [
         "/admin/sessions/{session_id_hash}/view",
         _GET,
         _session_view,
+        True,
+    ),
+    (
+        re.compile(r"/admin/identities/(?P<identity>[^/]+)/sessions/(?P<hash>[^/]+)"),
+        "/admin/identities/{identity}/sessions/{session_id_hash}",
+        _GET,
+        _identity_session,
+        False,
+    ),
+    (
+        re.compile(r"/admin/identities/(?P<identity>[^/]+)/sessions/(?P<hash>[^/]+)/view"),
+        "/admin/identities/{identity}/sessions/{session_id_hash}/view",
+        _GET,
+        _identity_session_view,
         True,
     ),
     (re.compile(r"/admin/rollups"), "/admin/rollups", _GET, _rollups, False),

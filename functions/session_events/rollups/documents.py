@@ -63,17 +63,17 @@ def to_documents(rollups: Rollups) -> dict[str, str]:
     return documents
 
 
+def read_written_daily(store: RollupReader, days: Sequence[date]) -> dict[str, DailyRow]:
+    """The daily rows some run has written for these days, by day (others are absent)."""
+    keys = {daily_key(day.isoformat()): day.isoformat() for day in days}
+    found = store.read_rollups(list(keys))
+    return {keys[key]: DailyRow(**json.loads(body)) for key, body in found.items()}
+
+
 def read_daily(store: RollupReader, days: Sequence[date]) -> list[DailyRow]:
     """The daily rows of these days, oldest first; a day no run has written counts zero."""
-    keys = [daily_key(day.isoformat()) for day in days]
-    found = store.read_rollups(keys)
-    rows = []
-    for day, key in zip(days, keys, strict=True):
-        if key in found:
-            rows.append(DailyRow(**json.loads(found[key])))
-        else:
-            rows.append(DailyRow(day.isoformat(), 0, 0))
-    return rows
+    written = read_written_daily(store, days)
+    return [written.get(day.isoformat(), DailyRow(day.isoformat(), 0, 0)) for day in days]
 
 
 def _read_windowed(store: RollupReader, key: str) -> tuple[str | None, list[dict[str, Any]]]:

@@ -114,8 +114,14 @@ class ReadStore(Protocol):
         """Up to `limit` events in [start, end), newest first, after the cursor."""
         ...
 
-    def session(self, session_id_hash: str) -> StoredEvent | None:
-        """The event with this session id hash (the newest if several identities share it)."""
+    def session_senders(self, session_id_hash: str, limit: int) -> list[str]:
+        """The identity hashes of up to `limit` events with this session id hash, in the
+        order they were stored (earliest `received_at` first): the first is the one whose
+        event no later sender can displace."""
+        ...
+
+    def session(self, identity_hash: str, session_id_hash: str) -> StoredEvent | None:
+        """The event of this identity with this session id hash (the idempotency key)."""
         ...
 
     def identity_sessions(

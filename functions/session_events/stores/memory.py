@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from session_events.core.timestamps import format_timestamp
-from session_events.stores.base import EventRecord, Outcome
+from session_events.stores.base import EventRecord, Outcome, document_id
 from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
 
 
@@ -89,14 +89,21 @@ class MemoryStore:
         cursor = Cursor(page[-1][0], page[-1][1]) if len(found) > limit and page else None
         return SessionPage([event for _at, _key, event in page], cursor)
 
-    def session(self, session_id_hash: str) -> StoredEvent | None:
+    def session_senders(self, session_id_hash: str, limit: int) -> list[str]:
+        """In the order stored: `received_at`, then the order of insertion."""
         with self._lock:
             matches = [
-                _stored(fields)
+                fields
                 for fields in self.rows.values()
                 if fields["session_id_hash"] == session_id_hash
             ]
-        return max(matches, key=lambda event: event.ended_at, default=None)
+        matches.sort(key=lambda fields: fields["received_at"])  # stable: insertion order
+        return [fields["identity_hash"] for fields in matches[:limit]]
+
+    def session(self, identity_hash: str, session_id_hash: str) -> StoredEvent | None:
+        with self._lock:
+            fields = self.rows.get(document_id(identity_hash, session_id_hash))
+        return None if fields is None else _stored(fields)
 
     def identity_sessions(
         self, identity_hash: str, start: str, end: str, limit: int

@@ -2,8 +2,8 @@
 
 The templates (templates/charts.html) only draw what these describe: the daily chart, the
 30-day session strip, the small bars of the tables and the refs' seen-spans. Figures are
-readable without colour: suppressed days are hatched and labelled, the current session is
-ringed and labelled.
+readable without colour: a day without a session is marked 0, a day not computed yet is an
+outline with its own legend entry, the current session is ringed and labelled.
 """
 
 from __future__ import annotations
@@ -97,18 +97,18 @@ class Gridline:
 
 @dataclass(frozen=True, slots=True)
 class DayColumn:
-    """One day: two bars (identities, sessions), or one hatched column when suppressed."""
+    """One day: two bars (identities, sessions), or a dashed outline when not computed yet."""
 
     day: str
     title: str
     identities: Rect | None = None
     sessions: Rect | None = None
-    hatch: Rect | None = None
-    mark: Label | None = None  # "<K" over a hatched column wide enough to hold it
+    pending: Rect | None = None  # the outline of a day no rollup run has computed
+    mark: Label | None = None  # "0" on a computed day without a session
 
     @property
-    def suppressed(self) -> bool:
-        return self.hatch is not None
+    def computed(self) -> bool:
+        return self.pending is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +117,15 @@ class DailyChart:
     height: float
     left: float
     right: float  # x of the plot's right edge
-    k: int
     description: str
     gridlines: list[Gridline]
-    k_line: Label  # y of the threshold line; its label sits right of the plot
     columns: list[DayColumn]
     day_labels: list[Label]
+
+
+def is_computed(row: Row) -> bool:
+    """A daily row is computed unless it says otherwise (`computed` false)."""
+    return row.get("computed") is not False
 
 
 def _nice_step(largest: float, ticks: int = 4) -> float:
@@ -137,14 +140,15 @@ def _nice_step(largest: float, ticks: int = 4) -> float:
     return max(1.0, 10.0 * power)
 
 
-def daily_chart(daily: Sequence[Row], k: int) -> DailyChart:
-    """Grouped bars of identities and sessions per day; suppressed days hatched and labelled."""
+def daily_chart(daily: Sequence[Row]) -> DailyChart:
+    """Grouped bars of identities and sessions per day, exact: 0 is drawn as 0, and a day no
+    rollup run has computed yet as a dashed outline (never as a zero, never hatched)."""
     rows = sorted(daily, key=lambda row: str(row.get("day", "")))
     width, height = 960, 260
-    left, right, top, bottom = 52, 58, 18, 42
+    left, right, top, bottom = 52, 24, 18, 42
     plot_w, plot_h = width - left - right, height - top - bottom
     largest = max(
-        [float(k)]
+        [1.0]
         + [count(row.get("identities")) for row in rows]
         + [count(row.get("sessions")) for row in rows]
     )
@@ -166,18 +170,18 @@ def daily_chart(daily: Sequence[Row], k: int) -> DailyChart:
         x0 = left + index * slot
         bar = max(1.0, slot * 0.36)
         gap = (slot - 2 * bar) / 2
+        middle = round(x0 + slot / 2, 1)
         day = str(row.get("day", ""))
-        identities, sessions = row.get("identities"), row.get("sessions")
-        if row.get("suppressed"):
-            known = identities is not None
-            tip = f"{day}: fewer than {k} identities, suppressed" + (
-                f" ({num(identities)} identities, {num(sessions)} sessions)" if known else ""
+        if not is_computed(row):
+            columns.append(
+                DayColumn(
+                    day,
+                    f"{day}: not computed yet (no rollup run has covered this day)",
+                    pending=Rect(round(x0 + gap, 1), top, round(2 * bar, 1), plot_h),
+                )
             )
-            # The whole column is hatched: the day is masked, whatever the scale of the others.
-            hatch = Rect(round(x0 + gap, 1), top, round(2 * bar, 1), plot_h)
-            mark = Label(round(x0 + slot / 2, 1), top + 12, "<K") if slot >= 16 else None
-            columns.append(DayColumn(day, tip, hatch=hatch, mark=mark))
         else:
+            identities, sessions = row.get("identities"), row.get("sessions")
             ident_v, sess_v = count(identities), count(sessions)
             columns.append(
                 DayColumn(
@@ -192,29 +196,23 @@ def daily_chart(daily: Sequence[Row], k: int) -> DailyChart:
                         round(bar, 1),
                         round(y(0) - y(sess_v), 1),
                     ),
+                    mark=Label(middle, y(0) - 4, "0") if ident_v == sess_v == 0 else None,
                 )
             )
         if (len(rows) - 1 - index) % label_every == 0:  # counted back from the latest day
             parsed = parse_day(row.get("day"))
-            labels.append(
-                Label(
-                    round(x0 + slot / 2, 1),
-                    height - bottom + 16,
-                    short_day(parsed) if parsed else day,
-                )
-            )
+            labels.append(Label(middle, height - bottom + 16, short_day(parsed) if parsed else day))
+    pending = sum(1 for column in columns if not column.computed)
     return DailyChart(
         width=width,
         height=height,
         left=left,
         right=width - right,
-        k=k,
         description=(
-            f"{len(rows)} days. Dark bars: identities; light bars: sessions; "
-            f"hatched: fewer than {k} identities that day (suppressed)."
+            f"{len(rows)} days. Dark bars: identities; light bars: sessions; a day without "
+            f"a session is marked 0; dashed outline: not computed yet ({pending} days)."
         ),
         gridlines=gridlines,
-        k_line=Label(width - right + 6, y(k), f"K = {k}", "start"),
         columns=columns,
         day_labels=labels,
     )
@@ -333,7 +331,7 @@ def session_strip(session: Row, related: Sequence[Row]) -> SessionStrip | None:
                     r=round(radius(row.get("tool_count"), largest), 2),
                     tool_count=num(row.get("tool_count")),
                     title=_tip(row),
-                    href=session_href(row.get("session_id_hash", "")),
+                    href=session_href(row.get("identity", ""), row.get("session_id_hash", "")),
                 )
             )
     drawn.sort(key=lambda circle: -circle.r)

@@ -18,6 +18,7 @@ from session_events.viewer.charts import (
     MiniBar,
     SeenSpan,
     daily_chart,
+    is_computed,
     mini_bar,
     seen_span,
     session_strip,
@@ -126,7 +127,7 @@ def session_row(row: Row, largest: float, linked_refs: set[str] | None) -> Sessi
     github = row.get("github")
     return SessionRow(
         session_id_hash=str(row.get("session_id_hash", "")),
-        href=session_href(row.get("session_id_hash", "")),
+        href=session_href(row.get("identity", ""), row.get("session_id_hash", "")),
         ended_at=row.get("ended_at"),
         identity=str(row.get("identity", "")),
         github=None if github is None else str(github),
@@ -206,8 +207,8 @@ def render_dashboard(
 ) -> str:
     """The operator's dashboard: daily chart, versions, refs and one page of sessions."""
     k, days = int(k), int(days)
-    published = [row for row in daily if not row.get("suppressed")]
-    latest = max(published, key=lambda row: str(row.get("day", "")), default=None)
+    computed = [row for row in daily if is_computed(row)]
+    latest = max(computed, key=lambda row: str(row.get("day", "")), default=None)
     shown_versions = [row for row in versions if not row.get("suppressed")]
     window_hint = f"ended in the last {plural(days, 'day')}" + (
         "" if logged_in is None else (", logged in" if logged_in else ", anonymous")
@@ -217,7 +218,7 @@ def render_dashboard(
         Stat(
             "Identities, latest day",
             num(latest.get("identities")) if latest else DASH,
-            str(latest.get("day", "")) if latest else "no published day yet",
+            str(latest.get("day", "")) if latest else "no day computed yet",
         ),
         Stat("Plugin versions", num(len(shown_versions)), f"at ≥ {k} identities, 28 days"),
         Stat("Discovery refs", num(len(refs)), f"at ≥ {k} identities, 28 days"),
@@ -236,8 +237,11 @@ def render_dashboard(
         "dashboard.html",
         k=k,
         stats=stats,
-        chart=daily_chart(daily, k) if daily else None,
-        daily_rows=sorted(daily, key=lambda row: str(row.get("day", "")), reverse=True),
+        chart=daily_chart(daily) if daily else None,
+        daily_rows=[
+            {**row, "computed": is_computed(row)}
+            for row in sorted(daily, key=lambda row: str(row.get("day", "")), reverse=True)
+        ],
         versions=version_rows(versions),
         refs=ref_rows(refs),
         filters=filters,

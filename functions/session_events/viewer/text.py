@@ -75,9 +75,13 @@ def plural(number: int, noun: str) -> str:
 # -- links ---------------------------------------------------------------------------------
 
 
-def session_href(session_id_hash: object) -> str:
-    """The path of one session's page."""
-    return f"/admin/sessions/{quote(str(session_id_hash), safe='')}/view"
+def session_href(identity: object, session_id_hash: object) -> str:
+    """The path of one identity's session page: a later event with the same session hash
+    under another identity has a page of its own and never takes this one's place."""
+    return (
+        f"/admin/identities/{quote(str(identity), safe='')}"
+        f"/sessions/{quote(str(session_id_hash), safe='')}/view"
+    )
 
 
 def ref_anchor(ref: object) -> str:

@@ -158,6 +158,45 @@ def _refusal(answer: Answer) -> Refusal:
     return Refusal(f"{what}: the server failed", status, transient=status >= 500)
 
 
+def read_erasure(answer: Answer) -> int | str:
+    """The count an answer of ``POST /v1/forget`` says was deleted, or why there is none,
+    in words a user can act on (nothing is known to be deleted then)."""
+    payload = _json_object(answer)
+    deleted = payload.get("deleted") if payload is not None else None
+    if (
+        answer.status == 200
+        and payload is not None
+        and payload.get("ok") is True
+        and type(deleted) is int
+        and deleted >= 0
+    ):
+        return deleted
+    what = _described(answer)
+    status = answer.status
+    if status in (404, 405):
+        return (
+            f"{what}: this server cannot erase: it has no erasure route (POST /v1/forget); "
+            "only its operator can delete what it holds (or the URL is wrong)"
+        )
+    if status in (401, 403):
+        return (
+            f"{what}: the server refused the ingest token; check SESSION_EVENTS_INGEST_TOKEN "
+            "(or ingest_token in the config file)"
+        )
+    if status == 429 or status in TRANSIENT_STATUS:
+        wait = _retry_after(answer)
+        when = f"in {wait:g} s" if wait is not None else "later"
+        return f"{what}: the server could not erase now; try again {when}"
+    if 300 <= status < 400:
+        where = f" to {answer.location}" if answer.location else ""
+        return f"{what}: the URL redirects{where}; configure that URL"
+    if status == 400:
+        return f"{what}: the server refused the install id kept here"
+    if 200 <= status < 300:
+        return f"{what}: not this API's answer to an erasure (a proxy or a wrong URL?)"
+    return f"{what}: the server did not erase"
+
+
 def clean_issues(issues: object) -> list[dict[str, object]]:
     """Keep only loc/type/msg of the server's issues, at most MAX_ISSUES of them."""
     if not isinstance(issues, list):

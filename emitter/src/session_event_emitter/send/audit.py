@@ -22,6 +22,7 @@ from session_event_emitter.fsutil import (
     ensure_private_dir,
     read_bounded,
     read_json_object,
+    unlink_quietly,
     write_atomic,
 )
 
@@ -68,6 +69,14 @@ def read_delivered(home: Path, limit: int = 0) -> list[dict[str, object]]:
                 if isinstance(record, dict):
                     records.append(record)
     return records[-limit:] if limit > 0 else records
+
+
+def clear(home: Path) -> int:
+    """Delete the audit log and the last delivery result; how many delivered records went."""
+    records = len(read_delivered(home))
+    for name in (LOG_NAME + ".1", LOG_NAME, LAST_DELIVERY_NAME):
+        unlink_quietly(home / name)
+    return records
 
 
 def write_last_delivery(home: Path, result: Mapping[str, object]) -> None:

@@ -1,9 +1,10 @@
 """The DynamoDB store's read side: GSI queries, rollup items, never a scan.
 
 `day_ended` gives a window of days one partition a day (every item carries `ended_day`),
-`identity_ended` one identity's sessions, `session_ended` one session (keys only, then a
-GetItem). Rollups are items of the same table under `pk` = `rollup:<key>` (never a 64-hex
-event key) with one string attribute `body`, written in one TransactWriteItems call.
+`identity_ended` one identity's sessions, `session_received` the senders of one session
+hash in the order stored (then one GetItem by the event's key). Rollups are items of the
+same table under `pk` = `rollup:<key>` (never a 64-hex event key) with one string
+attribute `body`, written in one TransactWriteItems call.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from session_events.core.timestamps import format_timestamp, parse_rfc3339
+from session_events.stores.base import document_id
 from session_events.stores.dynamodb.table import (
     DAY_ATTRIBUTE,
     DAY_INDEX,
@@ -161,24 +163,21 @@ class DynamoDbReads:
         cursor = page[-1][0] if len(found) > limit and page else None
         return SessionPage([event for _cursor, event in page], cursor)
 
-    def session(self, session_id_hash: str) -> StoredEvent | None:
-        keys = list(
-            self._query(
-                IndexName=SESSION_INDEX,
-                KeyConditionExpression="session_id_hash = :s",
-                ExpressionAttributeValues={":s": {"S": session_id_hash}},
-                ScanIndexForward=False,
-                Limit=1,
-            )
+    def session_senders(self, session_id_hash: str, limit: int) -> list[str]:
+        """In the order stored: `session_received` sorts one hash's items by `received_at`."""
+        found = self._query(
+            IndexName=SESSION_INDEX,
+            KeyConditionExpression="session_id_hash = :s",
+            ExpressionAttributeValues={":s": {"S": session_id_hash}},
+            ScanIndexForward=True,
+            Limit=limit,
         )
-        if not keys:
-            return None
+        return [str(item_["identity_hash"]["S"]) for item_ in found]
+
+    def session(self, identity_hash: str, session_id_hash: str) -> StoredEvent | None:
         client = self.client()
-        answer = self._guarded(
-            lambda: client.get_item(
-                TableName=self.table, Key={PARTITION_KEY: keys[0][PARTITION_KEY]}
-            )
-        )
+        key = {PARTITION_KEY: {"S": document_id(identity_hash, session_id_hash)}}
+        answer = self._guarded(lambda: client.get_item(TableName=self.table, Key=key))
         return read_item(answer["Item"]) if "Item" in answer else None
 
     def identity_sessions(

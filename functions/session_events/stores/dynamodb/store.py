@@ -232,31 +232,34 @@ class DynamoDbStore(DynamoDbReads):
         client = self.client()
         token = secrets.token_hex(16)
         sent = item(record, token)
+        try:
+            self._repeated(
+                lambda: client.put_item(
+                    TableName=self.table,
+                    Item=sent,
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": PARTITION_KEY},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ),
+                deadline,
+            )
+        except ClientError as exc:
+            if _error_code(exc) == _CONDITION_FAILED:
+                found = exc.response.get("Item", {}).get(TOKEN_ATTRIBUTE)
+                return Outcome.ACCEPTED if found == sent[TOKEN_ATTRIBUTE] else Outcome.DUPLICATE
+            raise
+        return Outcome.ACCEPTED
+
+    def _repeated(self, call: Callable[[], T], deadline: Deadline) -> T:
+        """A guarded call, sent again after a transient error while the deadline allows."""
         delay = _FIRST_BACKOFF_S
         while True:
             try:
-                self._guarded(
-                    lambda: client.put_item(
-                        TableName=self.table,
-                        Item=sent,
-                        ConditionExpression="attribute_not_exists(#pk)",
-                        ExpressionAttributeNames={"#pk": PARTITION_KEY},
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )
-                )
+                return self._guarded(call)
             except StoreUnavailable as exc:
                 if not _is_transient(exc) or not deadline.pause_before_retry(delay):
                     raise
                 delay *= 2
-                continue
-            except ClientError as exc:
-                if _error_code(exc) == _CONDITION_FAILED:
-                    found = exc.response.get("Item", {}).get(TOKEN_ATTRIBUTE)
-                    return (
-                        Outcome.ACCEPTED if found == sent[TOKEN_ATTRIBUTE] else (Outcome.DUPLICATE)
-                    )
-                raise
-            return Outcome.ACCEPTED
 
     def put_many(self, records: Sequence[EventRecord]) -> list[Outcome]:
         """Conditional puts in parallel, one verdict per record in order.
@@ -324,22 +327,13 @@ class DynamoDbStore(DynamoDbReads):
     def _delete(self, key: str, deadline: Deadline) -> int:
         """1 when the item was there and is deleted now, 0 when it was already gone."""
         client = self.client()
-        delay = _FIRST_BACKOFF_S
-        while True:
-            try:
-                answer = self._guarded(
-                    lambda: client.delete_item(
-                        TableName=self.table,
-                        Key={PARTITION_KEY: {"S": key}},
-                        ReturnValues="ALL_OLD",
-                    )
-                )
-            except StoreUnavailable as exc:
-                if not _is_transient(exc) or not deadline.pause_before_retry(delay):
-                    raise
-                delay *= 2
-                continue
-            return 1 if answer.get("Attributes") else 0
+        answer = self._repeated(
+            lambda: client.delete_item(
+                TableName=self.table, Key={PARTITION_KEY: {"S": key}}, ReturnValues="ALL_OLD"
+            ),
+            deadline,
+        )
+        return 1 if answer.get("Attributes") else 0
 
     def close(self) -> None:
         with self._lock:

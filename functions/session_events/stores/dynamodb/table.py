@@ -16,7 +16,7 @@ PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expire_at"
 IDENTITY_INDEX = "identity_ended"
 DAY_INDEX = "day_ended"
-SESSION_INDEX = "session_ended"
+SESSION_INDEX = "session_received"
 DAY_ATTRIBUTE = "ended_day"
 
 
@@ -27,8 +27,9 @@ def table_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
     in time order. `identity_ended` answers one identity's sessions over time; `day_ended`
     (`ended_day` = the UTC day of `ended_at`) reads a window of days one partition a day, so
     the rollup job and the session list read only their window; both project every
-    attribute (items are small; no second read). `session_ended` finds one session by its
-    hash and projects the keys only (one GetItem follows).
+    attribute (items are small; no second read). `session_received` lists the senders of one
+    session hash in the order they were stored (`received_at`) and projects only the keys
+    and `identity_hash`: the first sender's event is the session's page (one GetItem).
     """
     return {
         "TableName": table,
@@ -38,6 +39,7 @@ def table_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
             {"AttributeName": "ended_at", "AttributeType": "S"},
             {"AttributeName": DAY_ATTRIBUTE, "AttributeType": "S"},
             {"AttributeName": "session_id_hash", "AttributeType": "S"},
+            {"AttributeName": "received_at", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
         "BillingMode": "PAY_PER_REQUEST",
@@ -62,9 +64,9 @@ def table_definition(table: str = DEFAULT_TABLE) -> dict[str, Any]:
                 "IndexName": SESSION_INDEX,
                 "KeySchema": [
                     {"AttributeName": "session_id_hash", "KeyType": "HASH"},
-                    {"AttributeName": "ended_at", "KeyType": "RANGE"},
+                    {"AttributeName": "received_at", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["identity_hash"]},
             },
         ],
     }

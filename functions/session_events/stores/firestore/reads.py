@@ -1,11 +1,12 @@
 """The Firestore store's read side: window, session and identity queries, rollup documents.
 
 The collection is queried by `ended_at` (its automatic single-field index), by
-`github_hash` == null and `ended_at` (a composite index) and by `identity_hash` and
-`ended_at` (a composite index). Every query passes through `_stream` or `_count`, and
+`github_hash` == null and `ended_at`, by `identity_hash` and `ended_at`, and by
+`session_id_hash` and `received_at` (the order one session hash's senders were stored in),
+each with a composite index. Every query passes through `_stream` or `_count`, and
 infra/firestore.indexes.json declares each index they need (a test records the queries and
-checks them). Rollups are documents of the collection `<collection>_rollups`, written in
-one atomic batch.
+checks them). One event is read by its document ID. Rollups are documents of the
+collection `<collection>_rollups`, written in one atomic batch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from session_events.core.errors import StoreUnavailable
 from session_events.core.timestamps import format_timestamp, parse_rfc3339
+from session_events.stores.base import document_id
 from session_events.stores.firestore.errors import UNAVAILABLE
 from session_events.stores.readmodel import Cursor, SessionPage, StoredEvent
 
@@ -149,12 +151,25 @@ class FirestoreReads:
         cursor = page[-1][0] if len(found) > limit and page else None
         return SessionPage([event for _cursor, event in page], cursor)
 
-    def session(self, session_id_hash: str) -> StoredEvent | None:
-        query = self._collection().where(
-            filter=FieldFilter("session_id_hash", "==", session_id_hash)
+    def session_senders(self, session_id_hash: str, limit: int) -> list[str]:
+        """In the order stored: `received_at` (the server's commit time), then document ID."""
+        query = (
+            self._collection()
+            .where(filter=FieldFilter("session_id_hash", "==", session_id_hash))
+            .order_by("received_at")
+            .order_by("__name__")
+            .select(["identity_hash"])
+            .limit(limit)
         )
-        events = [_read_event(snapshot.to_dict()) for snapshot in self._stream(query.limit(20))]
-        return max(events, key=lambda event: event.ended_at, default=None)
+        return [str(snapshot.get("identity_hash")) for snapshot in self._stream(query)]
+
+    def session(self, identity_hash: str, session_id_hash: str) -> StoredEvent | None:
+        document = self._collection().document(document_id(identity_hash, session_id_hash))
+        try:
+            snapshot = document.get(retry=self._retry, timeout=self._timeout_s)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"firestore: {type(exc).__name__}") from exc
+        return _read_event(snapshot.to_dict()) if snapshot.exists else None
 
     def identity_sessions(
         self, identity_hash: str, start: str, end: str, limit: int

@@ -292,12 +292,22 @@ class SqliteStore:
         cursor = Cursor(str(page[-1][2]), str(page[-1][9])) if more and page else None
         return SessionPage([_stored(row) for row in page], cursor)
 
-    def session(self, session_id_hash: str) -> StoredEvent | None:
+    def session_senders(self, session_id_hash: str, limit: int) -> list[str]:
+        """In the order stored: `received_at`, then the row number (a later insert's is larger)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT identity_hash FROM session_events WHERE session_id_hash = ? "
+                "ORDER BY received_at, rowid LIMIT ?",
+                (session_id_hash, limit),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def session(self, identity_hash: str, session_id_hash: str) -> StoredEvent | None:
         with self._reading() as conn:
             row = conn.execute(
                 f"SELECT {READ_COLUMNS} FROM session_events "  # noqa: S608 (constant columns)
-                "WHERE session_id_hash = ? ORDER BY ended_at DESC LIMIT 1",
-                (session_id_hash,),
+                "WHERE identity_hash = ? AND session_id_hash = ?",
+                (identity_hash, session_id_hash),
             ).fetchone()
         return None if row is None else _stored(row)
 
