@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import socket
-import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback import LoopbackServer, QuietHandler
 
 BATCH_PATH = "/v1/session-events/batch"
 SINGLE_PATH = "/v1/session-events"
@@ -111,16 +110,12 @@ def _verdicts(kind: str, keys: list[str]) -> list[str]:
     return [kind] * len(keys)
 
 
-def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(server: FaultServer) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
+            raw = self.read_body()
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -145,13 +140,7 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 server.release.wait(server.hang_seconds)
                 return
             if kind == "reset":
-                with contextlib.suppress(OSError):
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                    )
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.close()
+                self.reset()
                 return
             if kind in VERDICT_KINDS:
                 verdicts = _verdicts(kind, keys)
@@ -160,15 +149,15 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 if request.path == SINGLE_PATH:
                     verdict = verdicts[0]
                     if verdict == "retry":
-                        self._json(503, {"ok": False, "error": "store_unavailable"})
+                        self.answer_json(503, {"ok": False, "error": "store_unavailable"})
                         return
                     request.told = {keys[0]: verdict}
                     if verdict == "invalid":
-                        sent = self._json(
+                        sent = self.answer_json(
                             400, {"ok": False, "error": "validation_failed", "issues": []}
                         )
                     else:
-                        sent = self._json(202, {"ok": True, "status": verdict})
+                        sent = self.answer_json(202, {"ok": True, "status": verdict})
                     if not sent:
                         request.told = {}
                     return
@@ -176,7 +165,7 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     {"status": v, **({"issues": []} if v == "invalid" else {})} for v in verdicts
                 ]
                 request.told = dict(zip(keys, verdicts, strict=True))
-                if not self._json(200, {"ok": True, "results": results}):
+                if not self.answer_json(200, {"ok": True, "results": results}):
                     request.told = {}
                 return
             if kind == "400_json_validation":
@@ -184,43 +173,23 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 if request.path == SINGLE_PATH:
                     request.told = {keys[0]: "invalid"}
                 answer = {"ok": False, "error": "validation_failed", "issues": []}
-                if not self._json(400, answer):
+                if not self.answer_json(400, answer):
                     request.told = {}
             elif kind == "400_html":
-                self._send(400, "text/html", HTML_PAGE)
+                self.answer(400, HTML_PAGE, "text/html")
             elif kind == "429":
-                self._json(429, {"ok": False, "error": "rate_limited"}, {"Retry-After": "1"})
+                self.answer_json(429, {"ok": False, "error": "rate_limited"}, {"Retry-After": "1"})
             elif kind == "malformed_json":
-                self._send(200, "application/json", b'{"ok": true, "results": [')
+                self.answer(200, b'{"ok": true, "results": [')
             elif kind == "wrong_count":
-                self._json(200, {"ok": True, "results": [{"status": "accepted"}] * (len(keys) + 1)})
+                self.answer_json(
+                    200, {"ok": True, "results": [{"status": "accepted"}] * (len(keys) + 1)}
+                )
             elif kind in ("500", "502", "503"):
-                self._send(int(kind), "text/html", b"<html><body>Bad Gateway</body></html>")
+                self.answer(int(kind), b"<html><body>Bad Gateway</body></html>", "text/html")
             else:
                 status = int(kind)
-                self._json(status, {"error": "Not found" if status == 404 else "refused"})
-
-        def _json(
-            self, status: int, payload: object, headers: dict[str, str] | None = None
-        ) -> bool:
-            return self._send(status, "application/json", json.dumps(payload).encode(), headers)
-
-        def _send(
-            self, status: int, kind: str, data: bytes, headers: dict[str, str] | None = None
-        ) -> bool:
-            """Answer; False when the client was gone before it could be told."""
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                self.close_connection = True
-                return False
-            return True
+                self.answer_json(status, {"error": "Not found" if status == 404 else "refused"})
 
     return Handler
 
@@ -228,14 +197,6 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
 @contextlib.contextmanager
 def running(server: FaultServer) -> Iterator[FaultServer]:
     """Serve `server` on a free loopback port for the duration of the block."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
-    httpd.daemon_threads = True
-    server.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(_handler(server), stopping=server.release) as httpd:
+        server.port = httpd.port
         yield server
-    finally:
-        server.release.set()
-        httpd.shutdown()
-        httpd.server_close()

@@ -1,14 +1,28 @@
-"""Loopback helpers shared by the test suites and the benchmarks."""
+"""Loopback helpers shared by the test suites and the benchmarks.
+
+``LoopbackServer`` is the one in-process test server: a threaded server on 127.0.0.1 at a
+free port, started and stopped by a ``with`` block, whose handler class decides everything
+it says (``QuietHandler`` for HTTP, ``SilentHandler`` for a peer that never answers, or any
+``socketserver`` handler for raw bytes). The function itself runs as a process
+(``start_function``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
+import socketserver
+import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import TracebackType
 
 # Variables that would point a child process at a user's own setup instead of the test's.
 ISOLATED_PREFIXES = ("SESSION_EVENTS_", "ASHLR_", "GOOGLE_", "FIRESTORE_")
@@ -100,3 +114,116 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threaded server on 127.0.0.1 at a free port, serving for the length of a ``with``
+    block; `handler` answers each connection in a thread of its own.
+
+    ``stopping`` is set as the block ends, before the server stops: a handler that hangs on
+    purpose waits on it, so no connection outlives the test (a stand-in may hand in its own
+    event, which a test can also set earlier).
+    """
+
+    daemon_threads = True
+    request_queue_size = 128  # many clients at once are taken, not refused
+
+    def __init__(
+        self,
+        handler: type[socketserver.BaseRequestHandler],
+        *,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.stopping = threading.Event() if stopping is None else stopping
+        self._thread = threading.Thread(
+            target=self.serve_forever, args=(0.05,), name="loopback-server", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP handler that logs nothing, with the two halves every stand-in needs: read the
+    body, send a whole answer."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def read_body(self, limit: int | None = None) -> bytes:
+        """The request's body as its Content-Length gives it (at most `limit` bytes)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= 0:
+            return b""
+        return self.rfile.read(length if limit is None else min(length, limit))
+
+    def answer(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> bool:
+        """Send a whole answer (no body to a HEAD); False when the client was gone before
+        it could be told."""
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+            return False
+        return True
+
+    def answer_json(
+        self,
+        status: int,
+        payload: object,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> bool:
+        return self.answer(status, json.dumps(payload).encode(), content_type, headers)
+
+    def reset(self) -> None:
+        """Drop the connection with a TCP reset (SO_LINGER 0), answering nothing."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            self.connection.close()
+
+
+class SilentHandler(socketserver.BaseRequestHandler):
+    """Takes the connection, reads nothing, never answers a byte; lets go when the server
+    stops."""
+
+    server: LoopbackServer
+
+    def handle(self) -> None:
+        self.server.stopping.wait()

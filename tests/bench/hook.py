@@ -53,6 +53,15 @@ def _transcript(directory: Path, turns: int = 200) -> Path:
     return path
 
 
+def _plugin(directory: Path) -> Path:
+    """A plugin's directory as Claude Code gives it in CLAUDE_PLUGIN_ROOT: the hook reads
+    its version from the manifest."""
+    manifest = directory / "plugin" / ".claude-plugin" / "plugin.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"name": "bench-plugin", "version": "1.4.2"}))
+    return manifest.parents[1]
+
+
 def _timed(command: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, float]:
     """(wall ms, CPU ms) of one run; the CPU time (user + system) is the process's own."""
     began = time.perf_counter()
@@ -102,7 +111,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
         transcript = _transcript(tmp)
         user_home = tmp / "user"
         user_home.mkdir()
-        base_env = clean_env(HOME=str(user_home))
+        base_env = clean_env(HOME=str(user_home), CLAUDE_PLUGIN_ROOT=str(_plugin(tmp)))
         repo = _git_repository(tmp, base_env)
         for round_no in range(rounds):
             for case in CASES:
@@ -181,5 +190,6 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
             "emitter_venv": "own venv, the emitter installed from this checkout",
             "installed_by": emitter_venv.installer(),
             "cwd": "a git repository with one commit",
+            "plugin": "CLAUDE_PLUGIN_ROOT set: the version is read from its plugin.json",
         },
     }

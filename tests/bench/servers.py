@@ -13,9 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common import FUNCTION_SOURCE, NOOP_SOURCE, VENV_BIN, clean_env, free_port
+from loopback import LoopbackServer, SilentHandler
 
 TARGETS = {"function": (FUNCTION_SOURCE, "session_events"), "noop": (NOOP_SOURCE, "noop")}
 
@@ -128,31 +127,8 @@ def refused_port() -> int:
 @contextlib.contextmanager
 def hanging_server() -> Iterator[int]:
     """A socket that accepts connections, reads nothing back and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, name="hanging-server", daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        for conn in held:
-            conn.close()
-        listener.close()
+    with LoopbackServer(SilentHandler) as server:
+        yield server.port
 
 
 @contextlib.contextmanager

@@ -5,22 +5,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
+import socketserver
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import loopback
 import pytest
+from loopback import LoopbackServer, QuietHandler, SilentHandler
 
 ISOLATED_PREFIXES = ("SESSION_EVENTS_", "ASHLR_")
 ISOLATED_NAMES = (
     "DO_NOT_TRACK",
     "CLAUDE_SESSION_ID",
+    "CLAUDE_PLUGIN_ROOT",
     "XDG_STATE_HOME",
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -175,14 +176,10 @@ class StubServer:
         self.responder = lambda events: None
 
 
-def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
+def _handler_for(stub: StubServer) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(self.read_body() or b"{}")
             events = body.get("events", [body]) if isinstance(body, dict) else []
             stub.received.append(events)
             reply = stub.responder(events)
@@ -190,14 +187,7 @@ def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
                 stub.release.wait(30)
                 return
             status, headers, payload = reply
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer_json(status, payload, headers)
 
     return Handler
 
@@ -205,29 +195,28 @@ def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def stub_server() -> Iterator[StubServer]:
     stub = StubServer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(stub))
-    server.daemon_threads = True
-    stub.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(_handler_for(stub), stopping=stub.release) as server:
+        stub.port = server.port
         yield stub
-    finally:
-        stub.release.set()
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
 def silent_server() -> Iterator[str]:
-    """Accepts TCP connections (kernel backlog) and never answers a byte."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        sock.close()
+    """Takes TCP connections and never answers a byte."""
+    with LoopbackServer(SilentHandler) as server:
+        yield server.url
+
+
+class _Dripping(socketserver.BaseRequestHandler):
+    """A status line, then one header byte every 100 ms until the server stops."""
+
+    server: LoopbackServer
+
+    def handle(self) -> None:
+        with contextlib.suppress(OSError):
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self.server.stopping.wait(0.1):
+                self.request.sendall(b"a")
 
 
 @pytest.fixture
@@ -237,26 +226,5 @@ def dripping_server() -> Iterator[str]:
     Per-read socket timeouts never fire against it: only a wall-clock deadline ends a
     client that is talking to it.
     """
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    stop = threading.Event()
-
-    def drip(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), conn:
-            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-            while not stop.wait(0.1):
-                conn.sendall(b"a")
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            while not stop.is_set():
-                conn, _ = sock.accept()
-                threading.Thread(target=drip, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        stop.set()
-        sock.close()
+    with LoopbackServer(_Dripping) as server:
+        yield server.url

@@ -26,9 +26,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from loopback import LoopbackServer, QuietHandler
 
 ENDPOINT = "/v1/session-events"
 MAX_BODY = 1024 * 1024
@@ -172,30 +172,17 @@ class OriginalServer:
             self.events.append(stored)
 
 
-def _handler_for(server: OriginalServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler_for(server: OriginalServer) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
         def _answer(self, status: int, payload: object) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(min(length, MAX_BODY)) if length > 0 else b""
+            self.answer_json(status, payload, content_type="application/json; charset=UTF-8")
 
         def _not_found(self) -> None:
             with server.lock:
                 server.requests.append((self.command, self.path))
-            self._body()  # drain, so the connection can be reused
+            self.read_body(MAX_BODY)  # drain, so the connection can be reused
             self._answer(404, {"error": "Not found"})
 
         do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_found
@@ -208,7 +195,7 @@ def _handler_for(server: OriginalServer) -> type[BaseHTTPRequestHandler]:
             with server.lock:
                 server.requests.append((self.command, self.path))
             try:
-                body = json.loads(self._body())
+                body = json.loads(self.read_body(MAX_BODY))
             except (ValueError, UnicodeDecodeError):
                 self._answer(400, {"error": "Invalid JSON body"})
                 return
@@ -230,14 +217,6 @@ def _handler_for(server: OriginalServer) -> type[BaseHTTPRequestHandler]:
 def original_server_fixture() -> Iterator[OriginalServer]:
     """The stand-in, serving on 127.0.0.1 for the length of one test."""
     state = OriginalServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
-    httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(_handler_for(state)) as httpd:
+        state.port = httpd.port
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

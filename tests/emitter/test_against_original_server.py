@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from original_server import OriginalServer, original_server_fixture  # noqa: F401
 
+from session_event_emitter.event import HookInput, build_event, idempotency_key
 from session_event_emitter.outbox import Outbox
+from session_event_emitter.settings import Settings
 
 
 @pytest.mark.parametrize("variable", ["ASHLR_SESSION_EVENTS_URL", "ASHLR_API_URL"])
@@ -37,6 +39,7 @@ def test_the_original_server_gets_every_event_once_and_nothing_is_dead_lettered(
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(original_server.events) == 3
     assert all("schema_version" not in event for event in original_server.events)
+    assert all(event["github_hash"] is None for event in original_server.events)  # as sent
     assert home.outbox_files() == []
     assert Outbox(home.state).dead_letters() == []
     status = json.loads(run_cli("status", "--json").stdout)
@@ -61,3 +64,17 @@ def test_our_own_function_still_gets_batches(
     assert sum(len(batch) for batch in stub_server.received) == 3
     status = json.loads(run_cli("status", "--json").stdout)
     assert "batches" in status["endpoint_line"]
+
+
+def test_an_event_stored_before_github_hash_was_sent_as_null_is_sent_with_null(
+    home: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, original_server: OriginalServer
+) -> None:
+    monkeypatch.setenv("ASHLR_TELEMETRY", "on")
+    monkeypatch.setenv("ASHLR_SESSION_EVENTS_URL", original_server.endpoint)
+    event = build_event(Settings.load(), HookInput(session_id="older"), {})
+    del event["github_hash"]
+    Outbox(home.state).put(idempotency_key(event), event)
+    assert run_cli("flush").returncode == 0
+    [stored] = original_server.events
+    assert "github_hash" in stored
+    assert stored["github_hash"] is None

@@ -14,14 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import LoopbackServer, QuietHandler
 
 from session_event_emitter.outbox import Outbox
 from session_event_emitter.send import audit
@@ -175,33 +174,18 @@ def _batch_missing_while_consent_goes_off(state: Path) -> Iterator[tuple[str, li
     records "off" (what `disable` does first). Yields its URL and the paths it was sent."""
     paths: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.read_body()
             paths.append(self.path)
             if self.path.endswith("/batch"):
                 (state / "config.json").write_text(json.dumps({"telemetry": "off"}))
-                status, body = 404, {"error": "Not found"}
+                self.answer_json(404, {"error": "Not found"})
             else:
-                status, body = 202, {"ok": True}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                self.answer_json(202, {"ok": True})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", paths
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(Handler) as server:
+        yield server.url, paths
 
 
 def test_nothing_goes_to_the_single_endpoint_after_consent_went_off_during_the_batch_request(

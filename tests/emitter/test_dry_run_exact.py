@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from session_event_emitter import __version__
+from session_event_emitter.pluginversion import OWN_SOURCE
+
 FRESH_IDENTITY = "made at the first consented run"
 BOUND_S = 30.0
 
@@ -78,7 +81,11 @@ def test_the_dry_run_event_is_the_next_real_one_field_for_field(
     run_cli("ref", "--session-id", "second", "skill:grep")
     stdin = hook_json("second", cwd=str(repo), transcript_path=str(transcript))
     dry = run_cli("--dry-run", stdin=stdin)
-    assert dry.returncode == 0 and dry.stderr == b""
+    assert dry.returncode == 0
+    # Nothing differs: stderr names only where plugin_version came from.
+    assert [line for line in dry.stderr.split(b"\n") if line] == [
+        f"plugin_version {__version__} (source: {OWN_SOURCE})".encode()
+    ]
     printed = json.loads(dry.stdout)
     assert run_cli(stdin=stdin).returncode == 0
     _wait(lambda: len(stub_server.events) == 2)

@@ -156,8 +156,10 @@ def test_identity_changes_with_the_quarter(home: Any) -> None:
     assert q1 != q2
 
 
-def test_github_hash_absent_without_a_login(home: Any) -> None:
-    assert "github_hash" not in make_event()
+def test_github_hash_is_null_without_a_login(home: Any) -> None:
+    event = make_event()
+    assert "github_hash" in event
+    assert event["github_hash"] is None
 
 
 def test_github_hash_from_configured_login(home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,7 +175,7 @@ def test_github_hash_from_original_token_cache(home: Any, valid: bool, present: 
     cache = {"valid": valid, "githubLogin": "octocat", "token": "secret-token"}
     (legacy / "pro-token-cache.json").write_text(json.dumps(cache))
     event = make_event()
-    assert ("github_hash" in event) is present
+    assert (event["github_hash"] is not None) is present
     assert "secret-token" not in json.dumps(event)
 
 

@@ -8,13 +8,12 @@ keeps everything, so it can be run again.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from loopback import LoopbackServer, QuietHandler
 from original_server import OriginalServer, original_server_fixture  # noqa: F401
 
 from session_event_emitter import identity, refs
@@ -51,31 +50,15 @@ class ForgetServer:
 def forget_server() -> Iterator[ForgetServer]:
     stub = ForgetServer()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.read_body()
             stub.requests.append(("POST", self.path, dict(self.headers), body))
-            self.send_response(stub.status)
-            self.send_header("Content-Type", stub.content_type)
-            self.send_header("Content-Length", str(len(stub.body)))
-            for name, value in stub.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(stub.body)
+            self.answer(stub.status, stub.body, stub.content_type, stub.headers)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    stub.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(Handler) as server:
+        stub.port = server.port
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 SESSION = "ab" * 32

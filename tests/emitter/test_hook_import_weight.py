@@ -72,6 +72,8 @@ HEAVY_MODULES = (
     "pathlib",
     "logging",
     "argparse",
+    "sqlite3",
+    "_sqlite3",
 )
 
 
@@ -99,6 +101,11 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
     transcript.write_text(json.dumps({"type": "assistant", "message": {"content": [block]}}))
     hook_input = hook_json("light", cwd=str(repo), transcript_path=str(transcript))
+    # Run from a plugin, as it is: its version is read from the plugin's manifest.
+    manifest = consent_on.root / "plugin" / ".claude-plugin" / "plugin.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"name": "a-plugin", "version": "1.4.2"}))
+    monkeypatch.setenv("CLAUDE_PLUGIN_ROOT", str(manifest.parents[1]))
     watched = (*HEAVY_MODULES, *_modules_in("commands"), *_modules_in("send"), *HTTP_LIBRARIES)
     done = run_watching_imports([], hook_input, watched)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
@@ -106,6 +113,7 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     event = json.loads(pending.read_text())["event"]
     assert event["tool_count"] == 1
     assert len(event["branch_sha"]) == 12
+    assert event["plugin_version"] == "1.4.2"
 
 
 def test_ref_run_after_every_tool_call_loads_no_parser_other_command_sender_or_heavy_module(

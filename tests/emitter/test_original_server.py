@@ -63,6 +63,11 @@ def test_schema_version_is_an_unrecognized_key(original_server: OriginalServer) 
     assert original_server.events == []
 
 
+def test_a_null_github_hash_is_accepted(original_server: OriginalServer) -> None:
+    assert _post(original_server.endpoint, _event(github_hash=None)) == (202, {"ok": True})
+    assert original_server.events[0]["github_hash"] is None
+
+
 def test_null_discovery_refs_are_refused(original_server: OriginalServer) -> None:
     status, body = _post(original_server.endpoint, _event(discovery_refs=None))
     assert (status, body["error"]) == (400, "Validation failed")

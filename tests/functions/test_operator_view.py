@@ -192,3 +192,71 @@ def test_a_day_no_run_computed_is_null_and_a_day_without_events_is_zero(
     groups = {g.attrs["data-day"]: g for g in page.find_all("g") if g.has_class("day")}
     assert [g.has_class("not-computed") for g in groups.values()] == [True] * 3 + [False] * 3
     assert not any(g.has_class("suppressed") for g in groups.values())
+
+
+# ---- the operator's pages say what to do when they cannot open ------------------------------
+
+PAGES = ["/admin/", f"/admin/sessions/{SHARED}/view"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_page_without_a_read_token_configured_says_how_to_set_one(
+    make_client: AppFactory, tmp_path: Path, path: str
+) -> None:
+    client = make_client(
+        SESSION_EVENTS_STORE="sqlite", SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "events.db")
+    )
+    answer = client.get(path)
+    page = answer.get_data(as_text=True)
+    assert (answer.status_code, answer.mimetype) == (503, "text/html")
+    assert "SESSION_EVENTS_READ_TOKEN" in page
+    assert "the token as the password" in page
+    assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_page_opened_without_the_token_says_how_to_sign_in(
+    make_client: AppFactory, tmp_path: Path, path: str
+) -> None:
+    client = make_client(
+        SESSION_EVENTS_STORE="sqlite",
+        SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "events.db"),
+        SESSION_EVENTS_READ_TOKEN=READ_TOKEN,
+    )
+    for headers in ({}, bearer("wrong")):
+        answer = client.get(path, headers=headers)
+        page = answer.get_data(as_text=True)
+        assert (answer.status_code, answer.mimetype) == (401, "text/html")
+        assert answer.headers["WWW-Authenticate"] == 'Basic realm="session-events"'
+        assert "any user name and the token as the password" in page
+        assert READ_TOKEN not in page and "wrong" not in page
+
+
+def test_a_page_whose_store_does_not_answer_says_so_not_how_to_set_a_token(
+    make_client: AppFactory, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    client = make_client(
+        SESSION_EVENTS_STORE="sqlite",
+        SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "a-file" / "events.db"),
+        SESSION_EVENTS_READ_TOKEN=READ_TOKEN,
+    )
+    answer = client.get("/admin/", headers=bearer(READ_TOKEN))
+    page = answer.get_data(as_text=True)
+    assert (answer.status_code, answer.mimetype) == (503, "text/html")
+    assert "The store does not answer" in page
+    assert "SESSION_EVENTS_READ_TOKEN" not in page
+
+
+def test_an_unknown_session_page_is_a_404_page_that_leads_back(
+    make_client: AppFactory, tmp_path: Path
+) -> None:
+    client = make_client(
+        SESSION_EVENTS_STORE="sqlite",
+        SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "events.db"),
+        SESSION_EVENTS_READ_TOKEN=READ_TOKEN,
+    )
+    page = get(client, f"/admin/sessions/{hexhash('nobody')}/view", status=404)
+    assert '<a href="/admin/">' in page
+    json_answer = client.get(f"/admin/sessions/{hexhash('nobody')}", headers=bearer(READ_TOKEN))
+    assert json_answer.get_json() == {"ok": False, "error": "not_found"}

@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import signal
+import socketserver
 import sqlite3
 import subprocess
 import sys
@@ -19,11 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from loopback import clean_env, start_function, stop, wait_healthy
+from loopback import LoopbackServer, QuietHandler, clean_env, start_function, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -342,15 +342,12 @@ class FaultProxy:
             conn.close()
 
 
-def _proxy_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _proxy_handler(proxy: FaultProxy) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.read_body()
             action = proxy.next_action()
             record = ProxyRecord(time.monotonic(), self.path, action)
             proxy.records.append(record)
@@ -362,10 +359,8 @@ def _proxy_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 status = 429 if action.startswith("429") else 503
                 retry_after = action.split(":", 1)[1] if status == 429 else "1"
                 error = "rate_limited" if status == 429 else "store_unavailable"
-                self._answer(
-                    status,
-                    {"Retry-After": retry_after},
-                    json.dumps({"ok": False, "error": error}).encode(),
+                self.answer_json(
+                    status, {"ok": False, "error": error}, {"Retry-After": retry_after}
                 )
                 return
             headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
@@ -378,34 +373,16 @@ def _proxy_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if proxy.answer_delay:
                 time.sleep(proxy.answer_delay)
             extra = {k: v for k, v in upstream_headers.items() if k.lower() == "retry-after"}
-            self._answer(status, extra, data)
-
-        def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
-            with contextlib.suppress(OSError):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+            self.answer(status, data, headers=extra)
 
     return Handler
 
 
 @contextlib.contextmanager
 def running_proxy(proxy: FaultProxy) -> Iterator[FaultProxy]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
-    server.daemon_threads = True
-    proxy.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(_proxy_handler(proxy), stopping=proxy.release) as server:
+        proxy.port = server.port
         yield proxy
-    finally:
-        proxy.release.set()
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -418,32 +395,14 @@ class ConnectionRecorder:
 
 @contextlib.contextmanager
 def recording_listener() -> Iterator[ConnectionRecorder]:
-    import socket
-
     recorder = ConnectionRecorder()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    sock.settimeout(0.1)
-    recorder.port = sock.getsockname()[1]
-    stop = threading.Event()
+    lock = threading.Lock()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            recorder.accepted += 1
-            conn.close()
+    class Count(socketserver.BaseRequestHandler):
+        def handle(self) -> None:  # returning closes the connection unanswered
+            with lock:
+                recorder.accepted += 1
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(Count) as server:
+        recorder.port = server.port
         yield recorder
-    finally:
-        stop.set()
-        thread.join(5)
-        sock.close()

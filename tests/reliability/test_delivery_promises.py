@@ -22,6 +22,7 @@ import pytest
 from conftest import MakeInstall, StartFunction
 from fault_server import FaultServer, running
 from harness import Install, hook_input, wait_until
+from loopback import LoopbackServer, SilentHandler
 from test_fault_matrix import queue_directly
 
 HANG_GUARD_S = 15.0
@@ -29,14 +30,9 @@ HANG_GUARD_S = 15.0
 
 @pytest.fixture
 def silent_url() -> Iterator[str]:
-    """A port that takes connections into its backlog and never answers a byte."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        sock.close()
+    """A port that takes connections and never answers a byte."""
+    with LoopbackServer(SilentHandler) as server:
+        yield server.url
 
 
 def _consent_by_config(install: Install, url: str) -> dict[str, str]:

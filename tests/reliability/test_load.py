@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import MakeInstall, StartFunction
 from harness import Install, wait_until
-from loopback import clean_env
+from loopback import LoopbackServer, SilentHandler, clean_env
 
 HOOKS = 200
 WORKERS = 8
@@ -63,14 +62,9 @@ def test_concurrent_hooks_store_each_event_exactly_once(
 
 @contextlib.contextmanager
 def hanging_listener() -> Iterator[str]:
-    """Accepts connections (a long backlog) and never answers a byte."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        sock.close()
+    """Accepts connections and never answers a byte."""
+    with LoopbackServer(SilentHandler) as server:
+        yield server.url
 
 
 DRIVER = """

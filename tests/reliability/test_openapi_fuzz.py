@@ -6,9 +6,9 @@ get a 5xx. schemathesis runs as its command line (its pytest plugin does not loa
 this pytest). ``RELIABILITY_OPENAPI_EXAMPLES`` sets the examples per operation (default
 400, about a thousand ingest cases in a few minutes on 2 cores; raise it for a longer
 hunt, lower it for a quick run).
-The read side's operations (statistics and the operator's view, with the read token) get
-a twentieth of that: their inputs are a few bounded query parameters; erasure gets a
-quarter: its input is one string. The job route is
+The read side's operations (statistics, their page and the operator's view, with the read
+token) get a twentieth of that: their inputs are a few bounded query parameters; erasure
+gets a quarter: its input is one string. The job route is
 left out: without its token it only answers 401, and with it every case would run a job.
 """
 
@@ -29,7 +29,7 @@ from conftest import StartFunction
 EXAMPLES = int(os.environ.get("RELIABILITY_OPENAPI_EXAMPLES", "400"))
 READ_EXAMPLES = max(10, EXAMPLES // 20)
 READ_TOKEN = "fuzz-read-token"
-READ_PATHS = r"^/(admin|v1/stats/)"
+READ_PATHS = r"^/(admin|v1/stats/|stats)"
 FORGET_EXAMPLES = max(10, EXAMPLES // 4)
 
 
@@ -67,7 +67,7 @@ def test_no_generated_request_gets_a_server_error(
         tmp_path,
         EXAMPLES,
         "--exclude-path-regex",
-        r"^/(admin|v1/jobs/|v1/stats/|v1/forget)",
+        r"^/(admin|v1/jobs/|v1/stats/|stats|v1/forget)",
     )
     forget = _schemathesis(
         command, url, tmp_path, FORGET_EXAMPLES, "--include-path-regex", r"^/v1/forget$"

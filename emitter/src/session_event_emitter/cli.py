@@ -44,6 +44,7 @@ class _BareHookArgs:
     dry_run = False
     tool_count: int | None = None
     tokens_saved: int | None = None
+    plugin_version: str | None = None
     command: str | None = None
 
 
@@ -121,6 +122,13 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument("--tool-count", type=_count(MAX_TOOL_COUNT), default=None)  # type: ignore[arg-type]
     parser.add_argument("--tokens-saved", type=_count(MAX_TOKENS_SAVED), default=None)  # type: ignore[arg-type]
+    parser.add_argument(
+        "--plugin-version",
+        default=None,
+        metavar="VERSION",
+        help="the version of the plugin running this hook (beats SESSION_EVENTS_PLUGIN_VERSION "
+        "and $CLAUDE_PLUGIN_ROOT's plugin.json / package.json); a malformed one is passed over",
+    )
     if not with_commands:
         parser.set_defaults(command=None)
         return parser
@@ -235,6 +243,7 @@ def _hook(args: argparse.Namespace | _BareHookArgs) -> int:
             url=args.url,
             tool_count=args.tool_count,
             tokens_saved=args.tokens_saved,
+            plugin_version=args.plugin_version,
             dry_run=args.dry_run,
         )
     except BaseException as exc:  # the hook must never fail the session

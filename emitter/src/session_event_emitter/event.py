@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from session_event_emitter import __version__, facts, identity, jsoncodec, refs
+from session_event_emitter import facts, identity, jsoncodec, pluginversion, refs
 from session_event_emitter.clock import Moment
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
@@ -113,6 +113,7 @@ def build_event(
     *,
     tool_count: int | None = None,
     tokens_saved: int | None = None,
+    plugin_version: str | None = None,
     now: datetime | None = None,
     create_install_id: bool = True,
 ) -> Event:
@@ -122,10 +123,12 @@ def build_event(
     id exists, ``identity_hash`` is `IDENTITY_NOT_MADE_YET` rather than a random stand-in.
 
     The event has the nine keys the original server knows and no ``schema_version`` (its
-    absence means 1): ``discovery_refs`` is always a list, and ``branch_sha`` and
-    ``github_hash`` are left out when there is none. Counts: an explicit argument, else the
-    original plugin's stats buckets for this session (so both emitters report the same
-    numbers), else the transcript's tool-use blocks; 0 when nothing knows.
+    absence means 1): ``discovery_refs`` is always a list, ``github_hash`` is null without
+    a login (as the original sends it), and ``branch_sha`` is left out when there is none.
+    Counts: an explicit argument, else the original plugin's stats buckets for this session
+    (so both emitters report the same numbers), else the transcript's tool-use blocks; 0
+    when nothing knows. `plugin_version` is the ``--plugin-version`` flag: the first of the
+    sources pluginversion.py reads.
     """
     moment = Moment.now() if now is None else Moment.of(now)
     salt = identity.quarter_salt(moment.utc.tm_year, moment.utc.tm_mon)
@@ -138,7 +141,12 @@ def build_event(
 
     session_hash = identity.session_id_hash(session_id)
 
-    stats_calls, stats_tokens = facts.stats_counts(legacy_dir, session_id, now=moment.timestamp)
+    stats_calls, stats_tokens = facts.stats_counts(
+        legacy_dir,
+        session_id,
+        now=moment.timestamp,
+        database=facts.stats_database(env, legacy_dir),
+    )
     if tool_count is None:
         tool_count = stats_calls
     if tool_count is None:
@@ -154,11 +162,10 @@ def build_event(
         "ended_at": moment.text(),
         "tool_count": min(max(tool_count or 0, 0), MAX_TOOL_COUNT),
         "tokens_saved": min(max(tokens_saved or 0, 0), MAX_TOKENS_SAVED),
-        "plugin_version": __version__,
+        "plugin_version": pluginversion.resolve(plugin_version, env).value,
     }
     login = settings.github_login or identity.legacy_github_login(legacy_dir)
-    if login is not None:
-        event["github_hash"] = identity.github_hash(login, salt)
+    event["github_hash"] = None if login is None else identity.github_hash(login, salt)
     sha = facts.git_head_sha(hook.cwd if hook.cwd is not None else _cwd())
     if sha is not None:
         event["branch_sha"] = sha

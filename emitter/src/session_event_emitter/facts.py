@@ -11,13 +11,13 @@ import os
 import stat
 import time
 
-from session_event_emitter import diagnostics, githead, jsoncodec
-from session_event_emitter.fsutil import read_bounded
+from session_event_emitter import diagnostics, githead, jsjson, jsoncodec
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.limits import MAX_TOKENS_SAVED, MAX_TOOL_COUNT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 GIT_TIMEOUT_SECONDS = 0.3
@@ -129,24 +129,40 @@ def _content_blocks(line: bytes) -> list[dict[str, object]]:
     return [block for block in content if isinstance(block, dict)]
 
 
+def stats_database(env: Mapping[str, str], legacy_dir: str) -> str | None:
+    """The original's SQLite stats file when its ``ASHLR_STATS_BACKEND`` is exactly ``sqlite``
+    (``ASHLR_STATS_DB_PATH``, else ``stats.db`` in its directory); None for its JSON file."""
+    if env.get("ASHLR_STATS_BACKEND") != "sqlite":
+        return None
+    return env.get("ASHLR_STATS_DB_PATH") or os.path.join(legacy_dir, "stats.db")
+
+
 def stats_counts(
-    legacy_dir: str | Path, raw_session_id: str | None, *, now: float | None = None
+    legacy_dir: str | Path,
+    raw_session_id: str | None,
+    *,
+    now: float | None = None,
+    database: str | None = None,
 ) -> tuple[int | None, int | None]:
     """Calls and tokens saved of this session as the original plugin adds them up.
 
-    Its SessionEnd emitter sums ``calls`` and ``tokensSaved`` over the ``stats.json``
-    buckets of every id the session may have written under: the session's own id and the
-    ``sessionId`` of ``last-project.json`` when its ``updatedAt`` is at most 24 hours old
-    (each bucket once). (None, None) when neither bucket exists, so that the caller can
+    Its SessionEnd emitter sums ``calls`` and ``tokensSaved`` over the buckets of every id
+    the session may have written under: the session's own id and the ``sessionId`` of
+    ``last-project.json`` when its ``updatedAt`` is at most 24 hours old (each bucket
+    once). The buckets are those of ``stats.json``, or the rows of the SQLite `database`
+    (`stats_database`). (None, None) when neither bucket exists, so that the caller can
     count another way.
     """
-    sessions = _stats_sessions(os.path.join(legacy_dir, "stats.json"))
-    if not sessions:
-        return None, None
+    if database is None:
+        sessions = _stats_sessions(os.path.join(legacy_dir, "stats.json"))
+        if not sessions:
+            return None, None
     ids: list[str] = []
     for candidate in (raw_session_id, session_hint(legacy_dir, now=now)):
         if candidate and candidate not in ids:
             ids.append(candidate)
+    if database is not None:
+        sessions = _database_sessions(database, ids)
     buckets = [sessions[sid] for sid in ids if sid in sessions]
     if not buckets:
         return None, None
@@ -161,7 +177,7 @@ def session_hint(legacy_dir: str | Path, *, now: float | None = None) -> str | N
     As the original reads it: both must be strings, the id is trimmed (`js_trim`) and
     must not be blank, and a time in the future or older than 24 hours is no hint.
     """
-    hint = _strict_json_object(os.path.join(legacy_dir, "last-project.json"), HINT_READ_LIMIT)
+    hint = jsjson.read_object(os.path.join(legacy_dir, "last-project.json"), HINT_READ_LIMIT) or {}
     session_id, updated_at = hint.get("sessionId"), hint.get("updatedAt")
     if not isinstance(session_id, str) or not isinstance(updated_at, str):
         return None
@@ -179,7 +195,7 @@ def _stats_sessions(path: str) -> dict[str, object]:
     The original keeps per-session buckets only from a file with ``schemaVersion`` 2 and
     both ``sessions`` and ``lifetime`` present (an older layout has no buckets).
     """
-    stats = _strict_json_object(path, STATS_READ_LIMIT)
+    stats = jsjson.read_object(path, STATS_READ_LIMIT) or {}
     sessions = stats.get("sessions")
     version = stats.get("schemaVersion")
     if isinstance(version, bool) or version != 2 or not _js_truthy(stats.get("lifetime")):
@@ -187,20 +203,12 @@ def _stats_sessions(path: str) -> dict[str, object]:
     return sessions if isinstance(sessions, dict) else {}
 
 
-def _strict_json_object(path: str, limit: int) -> dict[str, object]:
-    """A JSON object read as JavaScript's JSON.parse reads it (no NaN or Infinity), else {}."""
-    data = read_bounded(path, limit)
-    if data is None:
-        return {}
-    try:  # decoded as Node's readFileSync(path, "utf-8"): a bad byte becomes U+FFFD
-        value = jsoncodec.loads(data.decode("utf-8", "replace"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
+def _database_sessions(path: str, ids: list[str]) -> dict[str, object]:
+    """The database's rows of `ids` as ``stats.json`` buckets; {} when it cannot be read."""
+    from session_event_emitter import statsdb  # sqlite3: for this backend's users only
 
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"not JSON: {name}")
+    rows = statsdb.session_rows(path, ids) or {}
+    return {sid: {"calls": calls, "tokensSaved": tokens} for sid, (calls, tokens) in rows.items()}
 
 
 def _js_truthy(value: object) -> bool:

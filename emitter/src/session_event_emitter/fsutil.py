@@ -7,6 +7,7 @@ import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import TypeAlias, TypeVar
 
     StrPath: TypeAlias = "str | os.PathLike[str]"
@@ -109,14 +110,18 @@ def read_bounded(path: StrPath, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def read_json_config(path: StrPath, limit: int) -> dict[str, object] | None:
+def read_json_config(
+    path: StrPath, limit: int, parse: Callable[[bytes], object] | None = None
+) -> dict[str, object] | None:
     """The JSON object of a config file; {} when there is no file, None when there is one
     that cannot be read as a JSON object (unreadable, too big, malformed, not an object).
+
+    `parse` reads the bytes (ValueError when they are not JSON); `json.loads` by default.
     """
     data = read_bounded(path, limit)
     if data is None:
         return {} if not os.path.lexists(path) else None
-    return _json_object(data)
+    return _json_object(data, parse)
 
 
 def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
@@ -125,12 +130,16 @@ def read_json_object(path: StrPath, limit: int = 1 << 20) -> dict[str, object]:
     return {} if data is None else _json_object(data) or {}
 
 
-def _json_object(data: bytes) -> dict[str, object] | None:
+def _json_object(
+    data: bytes, parse: Callable[[bytes], object] | None = None
+) -> dict[str, object] | None:
     """The JSON object `data` holds; None for anything else."""
-    from session_event_emitter import jsoncodec
+    if parse is None:
+        from session_event_emitter import jsoncodec
 
+        parse = jsoncodec.loads
     try:
-        value = jsoncodec.loads(data)
+        value = parse(data)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import TextIO
 
+    from session_event_emitter.pluginversion import PluginVersion
+
 STDIN_LIMIT = 1024 * 1024
 STDIN_TIMEOUT_SECONDS = 0.5
 
@@ -65,6 +67,7 @@ def run_hook(
     url: str | None = None,
     tool_count: int | None = None,
     tokens_saved: int | None = None,
+    plugin_version: str | None = None,
     dry_run: bool = False,
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
@@ -97,10 +100,14 @@ def run_hook(
         env,
         tool_count=tool_count,
         tokens_saved=tokens_saved,
+        plugin_version=plugin_version,
         create_install_id=not dry_run,
     )
     if dry_run:
-        _print_dry_run(event, settings, known_session_id(hook, env) is None, stdout)
+        from session_event_emitter.pluginversion import resolve
+
+        version = resolve(plugin_version, env)
+        _print_dry_run(event, settings, known_session_id(hook, env) is None, stdout, version)
         return
     outbox = Outbox(settings.home_dir)
     try:
@@ -125,9 +132,14 @@ def run_hook(
 
 
 def _print_dry_run(
-    event: dict[str, object], settings: Settings, random_session: bool, stdout: TextIO | None
+    event: dict[str, object],
+    settings: Settings,
+    random_session: bool,
+    stdout: TextIO | None,
+    version: PluginVersion,
 ) -> None:
-    """The event on stdout; on stderr, each way in which the real one will differ."""
+    """The event on stdout; on stderr, where its plugin_version came from, and each way in
+    which the real one will differ (a "note:")."""
     import json
 
     from session_event_emitter.event import IDENTITY_NOT_MADE_YET
@@ -135,6 +147,9 @@ def _print_dry_run(
     out = sys.stdout if stdout is None else stdout
     out.write(json.dumps(event, indent=2) + "\n")
     out.flush()
+    for skipped in version.skipped:
+        sys.stderr.write(f"plugin_version: {skipped}\n")
+    sys.stderr.write(f"plugin_version {version.value} (source: {version.source})\n")
     notes = []
     if event["identity_hash"] == IDENTITY_NOT_MADE_YET:
         notes.append(

@@ -34,13 +34,15 @@ class _ScannerContext:
         "strict",
     )
 
-    def __init__(self, parse_constant: Callable[[str], object]) -> None:
+    def __init__(
+        self, parse_constant: Callable[[str], object], parse_int: Callable[[str], object]
+    ) -> None:
         self.strict = True
         self.object_hook = None
         self.object_pairs_hook = None
         self.array_hook = None
         self.parse_float = float
-        self.parse_int = int
+        self.parse_int = parse_int
         self.parse_constant = parse_constant
 
 
@@ -53,9 +55,11 @@ def _encoder(*, sort_keys: bool) -> Callable[[object, int], Iterable[str]]:
     return _make_encoder({}, _not_serializable, _ascii, None, ":", ",", sort_keys, False, True)
 
 
-def _scanner(parse_constant: Callable[[str], object]) -> Scanner:
+def _scanner(
+    parse_constant: Callable[[str], object], parse_int: Callable[[str], object] = int
+) -> Scanner:
     """A C scanner as `json.JSONDecoder` makes one (typeshed types its argument oddly)."""
-    return _make_scanner(_ScannerContext(parse_constant))  # type: ignore[arg-type]
+    return _make_scanner(_ScannerContext(parse_constant, parse_int))  # type: ignore[arg-type]
 
 
 _SCAN: Scanner | None
@@ -71,22 +75,28 @@ except (ImportError, TypeError, AttributeError):  # another interpreter, or a ch
 
 
 def loads(
-    document: str | bytes, *, parse_constant: Callable[[str], object] | None = None
+    document: str | bytes,
+    *,
+    parse_constant: Callable[[str], object] | None = None,
+    parse_int: Callable[[str], object] | None = None,
 ) -> object:
     """`json.loads(document)`; ValueError (or RecursionError) where it would raise one.
 
     Bytes are read as `json.loads` reads them; `parse_constant` is called for NaN,
-    Infinity and -Infinity, as there.
+    Infinity and -Infinity, and `parse_int` for every integer, as there.
     """
     if _SCAN is None or (not isinstance(document, str) and not _is_utf8(document)):
-        return _json_loads(document, parse_constant)
+        return _json_loads(document, parse_constant, parse_int)
     if isinstance(document, bytes):
         # json.loads skips a UTF-8 byte-order mark in bytes (and refuses one in str); the
         # mark is cut here because the "utf-8-sig" codec would be one more module to load.
         if document.startswith(b"\xef\xbb\xbf"):
             document = document[3:]
         document = document.decode("utf-8", "surrogatepass")
-    scan = _SCAN if parse_constant is None else _scanner(parse_constant)
+    if parse_constant is None and parse_int is None:
+        scan = _SCAN
+    else:
+        scan = _scanner(parse_constant or _CONSTANTS.__getitem__, parse_int or int)
     start = len(document) - len(document.lstrip(_WHITESPACE))
     try:
         value, end = scan(document, start)
@@ -94,16 +104,20 @@ def loads(
         # Malformed. The C scanner raises its errors through `json.decoder`, which Python
         # 3.11 only finds if it is loaded (SystemError otherwise): the json package reads
         # the document again and says what is wrong, as json.loads would.
-        return _json_loads(document, parse_constant)
+        return _json_loads(document, parse_constant, parse_int)
     if document[end:].strip(_WHITESPACE):
-        return _json_loads(document, parse_constant)  # "Extra data"
+        return _json_loads(document, parse_constant, parse_int)  # "Extra data"
     return value
 
 
-def _json_loads(document: str | bytes, parse_constant: Callable[[str], object] | None) -> object:
+def _json_loads(
+    document: str | bytes,
+    parse_constant: Callable[[str], object] | None,
+    parse_int: Callable[[str], object] | None,
+) -> object:
     import json
 
-    return json.loads(document, parse_constant=parse_constant)
+    return json.loads(document, parse_constant=parse_constant, parse_int=parse_int)
 
 
 def dumps(value: object, *, sort_keys: bool = False) -> str:

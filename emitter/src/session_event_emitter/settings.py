@@ -184,9 +184,11 @@ class Settings:
         home = _state_home(env, user_home)
         config_name = os.path.join(home, "config.json")
         legacy_config_name = os.path.join(user_home, ".ashlr", "config.json")
-        # A config file that is there but cannot be read may have said "off": it does.
+        # A config file that is there but cannot be read may have said "off": it does. The
+        # original's is read as it reads it, so that it never gives consent the original
+        # would not find there.
         own_config = read_json_config(config_name, CONFIG_LIMIT)
-        legacy_config = read_json_config(legacy_config_name, CONFIG_LIMIT)
+        legacy_config = read_json_config(legacy_config_name, CONFIG_LIMIT, _as_json_parse_reads)
         consent = resolve_consent(
             env,
             own_config,
@@ -215,6 +217,13 @@ class Settings:
             ),
             warnings=tuple(warnings),
         )
+
+
+def _as_json_parse_reads(data: bytes) -> object:
+    """The original's config as its JSON.parse reads it (loaded only when the file is there)."""
+    from session_event_emitter import jsjson
+
+    return jsjson.loads(data)
 
 
 def _user_home(env: Mapping[str, str]) -> str:

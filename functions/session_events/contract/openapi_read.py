@@ -14,18 +14,18 @@ from session_events.core.displayid import IDENTITY_ID
 from session_events.core.errors import NotFound, StoreUnavailable, Unauthorized, ValidationFailed
 from session_events.read.access import Disabled
 from session_events.read.queryparams import (
-    DailyQuery,
     DashboardQuery,
-    RefsQuery,
     RollupsQuery,
     SessionsQuery,
-    VersionsQuery,
+    WeekQuery,
+    WeeksQuery,
 )
 
 JSON = "application/json"
 HTML = "text/html"
 REF = "#/components/schemas/{model}"
 Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Week = Annotated[str, Field(pattern=r"^\d{4}-W\d{2}$")]
 
 
 class _Answer(BaseModel):
@@ -33,15 +33,16 @@ class _Answer(BaseModel):
 
 
 class JobAnswer(_Answer):
-    """The run's days (oldest first) and how many events it read."""
+    """The run's days (oldest first), how many events it read, the weeks it released."""
 
     ok: Literal[True]
     days: list[Day]
     events: int
+    released: list[Week]
 
 
 class DailyRow(_Answer):
-    """One UTC day; numbers are null when the day is suppressed."""
+    """One UTC day of the operator's exact rollups."""
 
     day: Day
     identities: int | None
@@ -65,7 +66,7 @@ class Percentiles(_Answer):
 
 
 class VersionRow(_Answer):
-    """One plugin version over the window; numbers are null when suppressed."""
+    """One plugin version over the window, exact (the operator's)."""
 
     version: str
     identities: int | None
@@ -76,7 +77,7 @@ class VersionRow(_Answer):
 
 
 class RefRow(_Answer):
-    """One discovery ref seen by at least K identities over 28 days."""
+    """One discovery ref seen by at least K identities over 28 days, exact (the operator's)."""
 
     ref: str
     identities: int
@@ -85,24 +86,61 @@ class RefRow(_Answer):
     last_seen_day: Day
 
 
-class DailyStats(_Answer):
+class Privacy(_Answer):
+    """What the release protects: the loss for one identity's week is at most ε, δ."""
+
+    unit: Literal["identity-week"]
+    epsilon: float
+    delta: float
+    library: str
+
+
+class WeekRow(_Answer):
+    """One released ISO week; the figures are null when its noisy people count is below K."""
+
+    week: Week
+    identities: int | None
+    sessions: int | None
+    tool_count_median: int | None
+    tokens_saved_median: int | None
+
+
+class WeekStats(_Answer):
     ok: Literal[True]
-    k: int
-    rows: list[DailyRow]
+    privacy: Privacy
+    rows: list[WeekRow]
 
 
-class VersionStats(_Answer):
+class VersionCount(_Answer):
+    """A plugin version and its noisy count of identities (at least K)."""
+
+    version: str
+    identities: int
+
+
+class RefCount(_Answer):
+    """A discovery ref and its noisy count of identities (at least K)."""
+
+    ref: str
+    identities: int
+
+
+class VersionRelease(_Answer):
+    """One week's versions (`week` null while no week is released)."""
+
     ok: Literal[True]
-    k: int
-    window: Literal["7d", "28d"]
-    rows: list[VersionRow]
+    privacy: Privacy
+    week: Week | None
+    rows: list[VersionCount]
 
 
-class RefStats(_Answer):
+class RefRelease(_Answer):
+    """One week's refs (`week` null while no week is released)."""
+
     ok: Literal[True]
-    k: int
-    window: Literal["28d"]
-    rows: list[RefRow]
+    privacy: Privacy
+    week: Week | None
+    rows: list[RefCount]
 
 
 class OperatorSession(_Answer):
@@ -151,9 +189,13 @@ MODELS: tuple[type[BaseModel], ...] = (
     Percentiles,
     VersionRow,
     RefRow,
-    DailyStats,
-    VersionStats,
-    RefStats,
+    Privacy,
+    WeekRow,
+    WeekStats,
+    VersionCount,
+    RefCount,
+    VersionRelease,
+    RefRelease,
     OperatorSession,
     SessionList,
     SessionDetail,
@@ -210,6 +252,10 @@ RESPONSES: dict[str, Any] = {
         "description": "Public statistics are off (SESSION_EVENTS_PUBLIC_STATS is not `on`).",
         "content": {JSON: {"schema": _error_schema(NotFound.code)}},
     },
+    "NoRelease": {
+        "description": "Public statistics are off, or the week asked for has no release.",
+        "content": {JSON: {"schema": _error_schema(NotFound.code)}},
+    },
 }
 
 
@@ -226,6 +272,14 @@ PAGE_RESPONSES: dict[str, Any] = {
     },
     "PageNotFound": {
         "description": "No such session (or a malformed hash or display id).",
+        "content": {HTML: {"schema": {"type": "string"}}},
+    },
+    "PageStatsOff": {
+        "description": "Public statistics are off, or the week asked for has no release.",
+        "content": {HTML: {"schema": {"type": "string"}}},
+    },
+    "PageBadQuery": {
+        "description": "The `week` parameter is not an ISO week such as 2026-W48.",
         "content": {HTML: {"schema": {"type": "string"}}},
     },
 }
@@ -320,10 +374,13 @@ def paths() -> dict[str, Any]:
         "/v1/jobs/rollup": {
             "post": {
                 "operationId": "runRollup",
-                "summary": "Recompute the trailing days' rollups (all written, or none)",
+                "summary": "Recompute the trailing days' rollups (all written, or none) and "
+                "release the public weeks that are due (each written once)",
                 "security": [{"jobToken": []}],
                 "responses": {
-                    "200": _ok("The run's days and the events it read.", JobAnswer),
+                    "200": _ok(
+                        "The run's days, the events it read, the weeks it released.", JobAnswer
+                    ),
                     "401": _see("TokenRequired"),
                     "500": _see("Internal"),
                     "503": {
@@ -336,38 +393,64 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
-        "/v1/stats/daily": _get(
-            "statsDaily",
-            "Distinct identities and sessions per UTC day (privacy rule applied)",
+        "/v1/stats/weeks": _get(
+            "statsWeeks",
+            "Released weeks, newest first (differentially private, OpenDP)",
             {
-                "200": _ok("Rows oldest first.", DailyStats, **CACHE),
+                "200": _ok("Released weeks only.", WeekStats, **CACHE),
                 "400": _see("BadQuery"),
                 "404": _see("StatsOff"),
             },
             security=[],
-            parameters=_parameters(DailyQuery),
+            parameters=_parameters(WeeksQuery),
         ),
         "/v1/stats/versions": _get(
             "statsVersions",
-            "Per plugin version over 7 or 28 days (privacy rule applied)",
+            "One released week's plugin versions (default: the latest release)",
             {
-                "200": _ok("Most used first.", VersionStats, **CACHE),
+                "200": _ok("Most counted first.", VersionRelease, **CACHE),
                 "400": _see("BadQuery"),
-                "404": _see("StatsOff"),
+                "404": _see("NoRelease"),
             },
             security=[],
-            parameters=_parameters(VersionsQuery),
+            parameters=_parameters(WeekQuery),
         ),
         "/v1/stats/refs": _get(
             "statsRefs",
-            "Discovery refs seen by at least K identities over 28 days",
+            "One released week's discovery refs (default: the latest release)",
             {
-                "200": _ok("Most used first.", RefStats, **CACHE),
+                "200": _ok("Most counted first.", RefRelease, **CACHE),
                 "400": _see("BadQuery"),
+                "404": _see("NoRelease"),
+            },
+            security=[],
+            parameters=_parameters(WeekQuery),
+        ),
+        "/stats": _get(
+            "statsRedirect",
+            "Redirects to /stats/",
+            {
+                "308": {
+                    "description": "To `/stats/`.",
+                    "headers": {
+                        "Location": {"description": "`/stats/`.", "schema": {"type": "string"}}
+                    },
+                },
                 "404": _see("StatsOff"),
             },
             security=[],
-            parameters=_parameters(RefsQuery),
+            parameters=[],
+        ),
+        "/stats/": _get(
+            "statsPage",
+            "The public statistics page: recent weeks, one release's versions and refs",
+            {
+                "200": {**page, "headers": CACHE},
+                "400": PAGE_RESPONSES["PageBadQuery"],
+                "404": PAGE_RESPONSES["PageStatsOff"],
+            },
+            security=[],
+            parameters=_parameters(WeekQuery),
         ),
         "/admin": _get(
             "adminRedirect",

@@ -2,7 +2,8 @@
 
 A handler fills an `Exchange` (status, body, headers, the fields its log line may carry) or
 raises an `IngestError`; anything else becomes a generic 500 whose text stays here. JSON
-answers and HTML pages leave with the same headers, the pages with a strict CSP.
+answers and HTML pages leave with the same headers, the pages with a strict CSP; an error
+on an HTML route is a page, from the route table's own `error_page` when it has one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 _ERROR_TITLES = {401: "Sign in with the read token", 404: "Not found", 503: "Not available"}
 
+# An error's page on an HTML route, from its status and error code (never the request's data).
+ErrorPage = Callable[[int, str], str]
+
 
 class Exchange:
     """What one request produced: the answer and the fields its log line may carry."""
@@ -62,7 +66,9 @@ class Exchange:
             self.log["error_type"] = error.detail or type(error).__name__
 
 
-def serve(request: Request, handler: Callable[[Exchange], None]) -> Response:
+def serve(
+    request: Request, handler: Callable[[Exchange], None], error_page: ErrorPage | None = None
+) -> Response:
     """The whole request: the handler's answer, or its error's; nothing escapes."""
     started = time.perf_counter()
     exchange = Exchange()
@@ -81,15 +87,17 @@ def serve(request: Request, handler: Callable[[Exchange], None]) -> Response:
         route=exchange.route,
         **exchange.log,
     )
-    return _response(request, exchange)
+    return _response(request, exchange, error_page or _error_page)
 
 
-def _response(request: Request, exchange: Exchange) -> Response:
+def _response(request: Request, exchange: Exchange, error_page: ErrorPage) -> Response:
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     headers.update(exchange.headers)
     if exchange.html:
         headers.update(HTML_HEADERS)
-        body = exchange.body if isinstance(exchange.body, str) else _error_page(exchange.status)
+        body = exchange.body
+        if not isinstance(body, str):
+            body = _page_of(error_page, exchange.status, str(exchange.log.get("code", "")))
         payload = body.encode()
         content_type = "text/html; charset=utf-8"
     else:
@@ -114,7 +122,15 @@ def _body_left_unread(request: Request) -> bool:
     return has_body and not request.environ.get(BODY_READ, False)
 
 
-def _error_page(status: int) -> str:
+def _page_of(error_page: ErrorPage, status: int, code: str) -> str:
+    """The error's page; the plain one if the route table's own page fails to render."""
+    try:
+        return error_page(status, code)
+    except Exception:  # a broken error page must not turn a 401 into a 500
+        return _error_page(status, code)
+
+
+def _error_page(status: int, _code: str = "") -> str:
     title = _ERROR_TITLES.get(status, "Error")
     return (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title><h1>{title}</h1>"

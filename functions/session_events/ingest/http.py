@@ -48,8 +48,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/openapi.json": ("GET", "HEAD"),
 }
 
-# The read side (rollup job, public statistics, operator's view) lives in readroutes.py.
-READ_PREFIXES = ("/v1/jobs/", "/v1/stats/", "/admin")
+# The read side (rollup job, public statistics and page, operator's view) lives in read/.
+READ_PREFIXES = ("/v1/jobs/", "/v1/stats/", "/stats", "/admin")
 
 _READ_CHUNK = 64 * 1024
 _GZIP = ("gzip", "x-gzip")

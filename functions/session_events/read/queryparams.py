@@ -8,6 +8,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from session_events.core.errors import ValidationFailed
+from session_events.rollups.weeks import IsoWeek
 from session_events.stores.readmodel import Cursor, InvalidCursor
 
 M = TypeVar("M", bound=BaseModel)
@@ -21,17 +22,25 @@ class _Query(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class DailyQuery(_Query):
-    days: Days = 28
+class WeeksQuery(_Query):
+    count: Annotated[int, Field(ge=1, le=52)] = 12
 
 
-class VersionsQuery(_Query):
-    window: Literal["7d", "28d"] = "28d"
+class WeekQuery(_Query):
+    """One released week (default: the latest release)."""
 
+    week: Annotated[str, Field(pattern=r"^[0-9]{4}-W[0-9]{2}$")] | None = None
 
-class RefsQuery(_Query):
-    window: Literal["28d"] = "28d"
-    limit: Limit = 50
+    @field_validator("week")
+    @classmethod
+    def _is_an_iso_week(cls, value: str | None) -> str | None:
+        if value is not None:
+            IsoWeek.parse(value)  # ValueError: week 53 of a year without one, week 00
+        return value
+
+    @property
+    def iso_week(self) -> IsoWeek | None:
+        return None if self.week is None else IsoWeek.parse(self.week)
 
 
 class SessionsQuery(_Query):

@@ -11,7 +11,8 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from flask import Request, Response
 
@@ -21,12 +22,11 @@ from session_events.core.exchange import Exchange, serve
 from session_events.read import operator, public
 from session_events.read.access import require_job_token, require_read_token
 from session_events.read.queryparams import (
-    DailyQuery,
     DashboardQuery,
-    RefsQuery,
     RollupsQuery,
     SessionsQuery,
-    VersionsQuery,
+    WeekQuery,
+    WeeksQuery,
     parse_query,
 )
 from session_events.read.settings import ReadSettings
@@ -69,10 +69,15 @@ Handler = Callable[[Context], Answer]
 
 def _job(ctx: Context) -> Answer:
     require_job_token(ctx.request, ctx.settings.job_token)
-    result = run_rollup(ctx.store, days=ctx.settings.rollup_days)
+    result = run_rollup(ctx.store, days=ctx.settings.rollup_days, releases=ctx.settings.releases())
     return Answer(
-        body={"ok": True, "days": result.days, "events": result.events},
-        log={"events": result.events},
+        body={
+            "ok": True,
+            "days": result.days,
+            "events": result.events,
+            "released": result.released,
+        },
+        log={"events": result.events, "released": len(result.released)},
     )
 
 
@@ -81,27 +86,56 @@ def _public(ctx: Context) -> None:
         raise NotFound()
 
 
-def _stats_daily(ctx: Context) -> Answer:
+def _stats_weeks(ctx: Context) -> Answer:
     _public(ctx)
-    query = parse_query(DailyQuery, ctx.request.args)
-    body = public.daily(
-        ctx.store, k=ctx.settings.publish_k, days=query.days, today=operator.today_utc()
+    query = parse_query(WeeksQuery, ctx.request.args)
+    body = public.weeks(
+        ctx.store, count=query.count, now=datetime.now(UTC), epsilon=ctx.settings.dp_epsilon
+    )
+    return Answer(body=body, headers={"Cache-Control": PUBLIC_CACHE})
+
+
+def _stats_keyed(ctx: Context, kind: Literal["versions", "refs"]) -> Answer:
+    _public(ctx)
+    if "window" in ctx.request.args:
+        raise NotFound()  # the windowed forms are gone
+    query = parse_query(WeekQuery, ctx.request.args)
+    body = public.keyed(
+        ctx.store,
+        kind=kind,
+        week=query.iso_week,
+        now=datetime.now(UTC),
+        epsilon=ctx.settings.dp_epsilon,
     )
     return Answer(body=body, headers={"Cache-Control": PUBLIC_CACHE})
 
 
 def _stats_versions(ctx: Context) -> Answer:
-    _public(ctx)
-    query = parse_query(VersionsQuery, ctx.request.args)
-    body = public.versions(ctx.store, k=ctx.settings.publish_k, window=query.window)
-    return Answer(body=body, headers={"Cache-Control": PUBLIC_CACHE})
+    return _stats_keyed(ctx, "versions")
 
 
 def _stats_refs(ctx: Context) -> Answer:
+    return _stats_keyed(ctx, "refs")
+
+
+def _stats_page(ctx: Context) -> Answer:
+    from session_events.viewer.public import render_public_stats
+
     _public(ctx)
-    query = parse_query(RefsQuery, ctx.request.args)
-    body = public.refs(ctx.store, k=ctx.settings.publish_k, limit=query.limit)
-    return Answer(body=body, headers={"Cache-Control": PUBLIC_CACHE})
+    query = parse_query(WeekQuery, ctx.request.args)
+    data = public.page(
+        ctx.store,
+        week=query.iso_week,
+        now=datetime.now(UTC),
+        epsilon=ctx.settings.dp_epsilon,
+        delay_days=ctx.settings.release_delay_days,
+    )
+    return Answer(body=render_public_stats(**data), headers={"Cache-Control": PUBLIC_CACHE})
+
+
+def _stats_root(ctx: Context) -> Answer:
+    _public(ctx)
+    return Answer(status=308, body={"ok": True}, headers={"Location": "/stats/"})
 
 
 def _operator(ctx: Context, *, html: bool = False) -> None:
@@ -199,9 +233,11 @@ def _admin_root(_ctx: Context) -> Answer:
 # (pattern, route name for logs, methods, handler, answers HTML)
 ROUTES: list[tuple[re.Pattern[str], str, tuple[str, ...], Handler, bool]] = [
     (re.compile(r"/v1/jobs/rollup"), "/v1/jobs/rollup", ("POST",), _job, False),
-    (re.compile(r"/v1/stats/daily"), "/v1/stats/daily", _GET, _stats_daily, False),
+    (re.compile(r"/v1/stats/weeks"), "/v1/stats/weeks", _GET, _stats_weeks, False),
     (re.compile(r"/v1/stats/versions"), "/v1/stats/versions", _GET, _stats_versions, False),
     (re.compile(r"/v1/stats/refs"), "/v1/stats/refs", _GET, _stats_refs, False),
+    (re.compile(r"/stats"), "/stats", _GET, _stats_root, False),
+    (re.compile(r"/stats/"), "/stats/", _GET, _stats_page, True),
     (re.compile(r"/admin"), "/admin", _GET, _admin_root, False),
     (re.compile(r"/admin/"), "/admin/", _GET, _dashboard, True),
     (re.compile(r"/admin/sessions"), "/admin/sessions", _GET, _sessions, False),
@@ -261,4 +297,12 @@ def handle_read(request: Request, runtime: Runtime | None = None) -> Response:
             return
         raise NotFound()
 
-    return serve(request, run)
+    return serve(request, run, error_page=_error_page)
+
+
+def _error_page(status: int, code: str) -> str:
+    """An operator page's error as a page that says what to do (how to set or send the
+    read token, where the dashboard is)."""
+    from session_events.viewer.pages import render_error
+
+    return render_error(status, code)

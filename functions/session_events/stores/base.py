@@ -134,6 +134,11 @@ class ReadStore(Protocol):
         """Put every rollup document (key -> JSON text), replacing them, all or none."""
         ...
 
+    def create_rollup(self, key: str, body: str) -> bool:
+        """Put one document only where none has this key: True if it was written, False if
+        one was there already (and is left as it was). Public releases are written this way."""
+        ...
+
     def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
         """The rollup documents of these keys that exist."""
         ...

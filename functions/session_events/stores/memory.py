@@ -122,6 +122,13 @@ class MemoryStore:
         with self._lock:
             self.rollups.update(documents)
 
+    def create_rollup(self, key: str, body: str) -> bool:
+        with self._lock:
+            if key in self.rollups:
+                return False
+            self.rollups[key] = body
+            return True
+
     def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
         with self._lock:
             return {key: self.rollups[key] for key in keys if key in self.rollups}

@@ -140,6 +140,14 @@ def _nice_step(largest: float, ticks: int = 4) -> float:
     return max(1.0, 10.0 * power)
 
 
+def compact(value: float) -> str:
+    """An axis number in at most four characters or so: 800, 1.5k, 20k, 1.2M."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.0f}"
+
+
 def daily_chart(daily: Sequence[Row]) -> DailyChart:
     """Grouped bars of identities and sessions per day, exact: 0 is drawn as 0, and a day no
     rollup run has computed yet as a dashed outline (never as a zero, never hatched)."""
@@ -161,7 +169,7 @@ def daily_chart(daily: Sequence[Row]) -> DailyChart:
     gridlines = []
     tick = 0.0
     while tick <= ceiling + 1e-9:
-        gridlines.append(Gridline(y(tick), f"{tick:,.0f}", tick == 0))
+        gridlines.append(Gridline(y(tick), compact(tick), tick == 0))
         tick += step
     slot = plot_w / max(len(rows), 1)
     label_every = max(1, math.ceil(len(rows) / 10))
@@ -196,7 +204,10 @@ def daily_chart(daily: Sequence[Row]) -> DailyChart:
                         round(bar, 1),
                         round(y(0) - y(sess_v), 1),
                     ),
-                    mark=Label(middle, y(0) - 4, "0") if ident_v == sess_v == 0 else None,
+                    # marked where a "0" fits beside its neighbours' (the table says it always)
+                    mark=Label(middle, y(0) - 4, "0")
+                    if ident_v == sess_v == 0 and slot >= 12
+                    else None,
                 )
             )
         if (len(rows) - 1 - index) % label_every == 0:  # counted back from the latest day
@@ -259,7 +270,8 @@ class SessionStrip:
     axis_y: float
     description: str
     ticks: list[Tick]
-    circles: list[Circle]  # drawn in this order: larger first, so smaller ones stay on top
+    circles: list[Circle]  # every earlier session with a usable time: none overlaps another
+    not_drawn: int  # earlier sessions without a usable end time (listed, not drawn)
     current: CurrentMark
     largest: str
 
@@ -278,6 +290,47 @@ def _tip(row: Row) -> str:
     )
 
 
+# The strip's layout: circles keep their time (x) and move up or down off the axis line, in
+# steps of SWARM_STEP, to the nearest place where they overlap nothing (a beeswarm), so each
+# stays visible and clickable however close in time two sessions ended.
+MARGIN_X = 34  # the largest circle (22) with its ring (+5) and stroke fit at either end
+SWARM_GAP = 2.0
+SWARM_STEP = 3.0
+SWARM_TRIES = 800
+LABEL_BOX = (114.0, 16.0)  # room for "This session" (width left of its anchor, height)
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def _fits(
+    x: float, y: float, r: float, placed: list[tuple[float, float, float]], boxes: list[Box]
+) -> bool:
+    for px, py, pr in placed:
+        reach = r + pr + SWARM_GAP
+        if abs(x - px) < reach and (x - px) ** 2 + (y - py) ** 2 < reach**2:
+            return False
+    for x0, y0, x1, y1 in boxes:
+        nx, ny = min(max(x, x0), x1), min(max(y, y0), y1)
+        if (x - nx) ** 2 + (y - ny) ** 2 < (r + SWARM_GAP) ** 2:
+            return False
+    return True
+
+
+def _swarm(
+    wanted: list[tuple[float, float]], placed: list[tuple[float, float, float]], boxes: list[Box]
+) -> list[float]:
+    """A y (around 0) for each (x, r) in `wanted`, placed in order, clear of what is placed."""
+    found = []
+    for x, r in wanted:
+        for attempt in range(SWARM_TRIES):
+            offset = SWARM_STEP * ((attempt + 1) // 2) * (-1 if attempt % 2 else 1)
+            if _fits(x, offset, r, placed, boxes):
+                break
+        placed.append((x, offset, r))
+        found.append(offset)
+    return found
+
+
 def session_strip(session: Row, related: Sequence[Row]) -> SessionStrip | None:
     """The identity's sessions over the 30 days up to this one, sized by tool count.
 
@@ -286,8 +339,8 @@ def session_strip(session: Row, related: Sequence[Row]) -> SessionStrip | None:
     end = instant(session.get("ended_at"))
     if end is None:
         return None
-    width, height = 960, 150
-    left, right, axis_y = 24, 24, 96
+    width = 960
+    left, right = MARGIN_X, MARGIN_X
     plot_w = width - left - right
     start = end - timedelta(days=STRIP_DAYS)
 
@@ -295,6 +348,48 @@ def session_strip(session: Row, related: Sequence[Row]) -> SessionStrip | None:
         share = (moment - start) / (end - start)
         return round(left + plot_w * min(max(share, 0.0), 1.0), 1)
 
+    everyone = [session, *related]
+    largest = max(count(row.get("tool_count")) for row in everyone)
+    earlier = [
+        (row, moment)
+        for row in related
+        if row.get("session_id_hash") != session.get("session_id_hash")
+        for moment in [instant(row.get("ended_at"))]
+        if moment is not None
+    ]
+    # This session first, on the line, its ring and label kept clear; then the larger
+    # earlier sessions first, so the small ones are the ones that move.
+    size = radius(session.get("tool_count"), largest)
+    cx, ring = x(end), size + 5
+    label_box = (cx - LABEL_BOX[0], -ring - 10 - LABEL_BOX[1], cx + 8, -ring)
+    order = sorted(earlier, key=lambda pair: (-radius(pair[0].get("tool_count"), largest), pair[1]))
+    wanted = [(x(moment), radius(row.get("tool_count"), largest)) for row, moment in order]
+    ys = _swarm(wanted, [(cx, 0.0, ring + 1)], [label_box])
+    top = min([label_box[1], *(y - r for (_x, r), y in zip(wanted, ys, strict=True))])
+    bottom = max([ring + 1, *(y + r for (_x, r), y in zip(wanted, ys, strict=True))])
+    shift = 6 - top  # every y moves down so the highest element starts 6 units from the top
+    axis_y = round(bottom + shift + 12, 1)
+    circles = [
+        Circle(
+            cx=cxr[0],
+            cy=round(y + shift, 1),
+            r=round(cxr[1], 2),
+            tool_count=num(row.get("tool_count")),
+            title=_tip(row),
+            href=session_href(row.get("identity", ""), row.get("session_id_hash", "")),
+        )
+        for (row, _moment), cxr, y in zip(order, wanted, ys, strict=True)
+    ]
+    cy = round(shift, 1)
+    current = CurrentMark(
+        circle=Circle(
+            cx, cy, round(size, 2), num(session.get("tool_count")), f"This session, {_tip(session)}"
+        ),
+        ring_r=round(ring, 2),
+        leader_top=round(cy - ring - 6, 1),
+        leader_bottom=round(cy - ring, 1),
+        label=Label(round(cx + 6, 1), round(cy - ring - 10, 1), "This session", "end"),
+    )
     ticks = []
     for back in range(STRIP_DAYS + 1):
         tick_x = x(end - timedelta(days=back))
@@ -309,56 +404,27 @@ def session_strip(session: Row, related: Sequence[Row]) -> SessionStrip | None:
                 stamp=Label(tick_x, axis_y + 22, short_day(end - timedelta(days=back)), anchor),
                 label=Label(
                     tick_x,
-                    axis_y + 36,
+                    axis_y + 44,
                     "this session" if back == 0 else f"\N{MINUS SIGN}{back} d",
                     anchor,
                 ),
             )
         )
-    everyone = [session, *related]
-    largest = max(count(row.get("tool_count")) for row in everyone)
-    cy = axis_y - 30
-    drawn = []
-    for row in related:
-        if row.get("session_id_hash") == session.get("session_id_hash"):
-            continue
-        moment = instant(row.get("ended_at"))
-        if moment is not None:
-            drawn.append(
-                Circle(
-                    cx=x(moment),
-                    cy=cy,
-                    r=round(radius(row.get("tool_count"), largest), 2),
-                    tool_count=num(row.get("tool_count")),
-                    title=_tip(row),
-                    href=session_href(row.get("identity", ""), row.get("session_id_hash", "")),
-                )
-            )
-    drawn.sort(key=lambda circle: -circle.r)
-    size = round(radius(session.get("tool_count"), largest), 2)
-    cx = x(end)
-    current = CurrentMark(
-        circle=Circle(
-            cx, cy, size, num(session.get("tool_count")), f"This session, {_tip(session)}"
-        ),
-        ring_r=round(size + 5, 2),
-        # The label sits above every circle (radius at most 22), on a leader to the ring.
-        leader_top=cy - 34,
-        leader_bottom=round(cy - size - 5, 1),
-        label=Label(round(cx + 6, 1), cy - 38, "This session", "end"),
-    )
+    not_drawn = len(related) - len(earlier)
     return SessionStrip(
         width=width,
-        height=height,
+        height=axis_y + 52,
         left=left,
         right=width - right,
         axis_y=axis_y,
         description=(
-            f"{len(related)} earlier sessions and this one on a time axis; circle area grows "
-            "with tool count; this session is ringed and labelled."
+            f"{len(circles)} earlier sessions and this one on a time axis; circle area grows "
+            "with tool count; sessions close in time are moved up or down so none hides "
+            "another; this session is ringed and labelled."
         ),
         ticks=ticks,
-        circles=drawn,
+        circles=circles,
+        not_drawn=not_drawn,
         current=current,
         largest=num(int(largest)),
     )

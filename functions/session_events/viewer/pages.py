@@ -265,11 +265,34 @@ def render_session(*, session: dict[str, Any], related: list[dict[str, Any]]) ->
         tokens=sum(int(count(row.get("tokens_saved"))) for row in everyone),
         refs=_chips(refs, None),
     )
+    strip = session_strip(session, related)
+    if strip is None:
+        note = f"{plural(len(related), 'earlier session')} in the 30 days before this one."
+    else:
+        note = f"{plural(len(strip.circles), 'earlier session')} in the 30 days before this one"
+        if strip.not_drawn:
+            note += f", and {strip.not_drawn:,} without a usable end time (listed, not drawn)"
+        note += "; select a circle to open that session."
     return render(
         "session.html",
         session=session_row(session, count(session.get("tool_count")), None),
-        earlier_count=plural(len(related), "earlier session"),
-        strip=session_strip(session, related),
+        strip_note=note,
+        strip=strip,
         totals=totals,
         earlier=session_rows(newest_first, None),
     )
+
+
+def render_error(status: int, code: str) -> str:
+    """The page of an operator route's error: what happened and what to do about it."""
+    if status == 503 and code == "disabled":
+        kind = "no_token"
+    elif status == 401:
+        kind = "sign_in"
+    elif status == 404:
+        kind = "not_found"
+    elif status == 503:
+        kind = "unavailable"
+    else:
+        kind = "error"
+    return render("admin_error.html", kind=kind, status=status)

@@ -1,10 +1,12 @@
-"""``status``: consent, endpoint, outbox, dead letters and last delivery, in words or JSON."""
+"""``status``: consent, plugin version, endpoint, outbox, dead letters and last delivery."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 
+from session_event_emitter import pluginversion
 from session_event_emitter.commands.console import out
 from session_event_emitter.outbox import Outbox
 from session_event_emitter.send import audit
@@ -48,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
     dead = outbox.dead_letters()
     last = audit.as_seen_now(audit.read_last_delivery(settings.home))
     endpoint = settings.endpoint
+    # As the hook would find it without --plugin-version (hooks.json may pass one).
+    version = pluginversion.resolve(None, os.environ)
+    warnings = [*settings.warnings, *version.skipped]
     report = {
         "consent": "on" if settings.consent.enabled else "off",
         "consent_source": settings.consent.source,
+        "plugin_version": version.value,
+        "plugin_version_source": version.source,
         "endpoint": endpoint.shown if endpoint is not None else None,
         "batch_endpoint": redact(endpoint.batch) if endpoint and endpoint.batch else None,
         "endpoint_source": settings.url_source,
@@ -62,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         "dead_letters": len(dead),
         "counters": depth.counters,
         "last_delivery": last or None,
-        "warnings": list(settings.warnings),
+        "warnings": warnings,
     }
     if args.json:
         out(json.dumps(report, indent=2, sort_keys=True))
         return 0
     out(f"consent:       {report['consent']} (source: {settings.consent.source})")
+    out(f"plugin version: {version.value} (source: {version.source})")
     out(f"endpoint:      {report['endpoint_line']}")
     out(f"home:          {settings.home}")
     out(f"outbox:        {depth.events} event(s) pending, {depth.bytes} bytes")
@@ -84,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
         counters = ", ".join(f"{k}={v}" for k, v in sorted(depth.counters.items()))
         out(f"counters:      {counters}")
     out(f"last delivery: {_last_delivery_line(last) if last else 'never'}")
-    for warning in settings.warnings:
+    for warning in warnings:
         out(f"warning:       {warning}")
     return 0

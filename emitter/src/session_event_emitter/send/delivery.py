@@ -116,10 +116,12 @@ class _Plan:
 
 
 def wire_event(event: dict[str, object]) -> dict[str, object]:
-    """The event as it is sent: no `schema_version`, refs as an array, no null `branch_sha`."""
+    """The event as it is sent: no `schema_version`, refs as an array, no null `branch_sha`,
+    `github_hash` always there (null without a login, as the original sends it)."""
     sent = {k: v for k, v in event.items() if k not in _NEVER_SENT}
     if sent.get("discovery_refs") is None:
         sent["discovery_refs"] = []
+    sent.setdefault("github_hash", None)
     if sent.get("branch_sha", "") is None:
         del sent["branch_sha"]
     return sent

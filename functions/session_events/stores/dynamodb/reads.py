@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from session_events.core.timestamps import format_timestamp, parse_rfc3339
 from session_events.stores.base import document_id
 from session_events.stores.dynamodb.table import (
@@ -215,6 +217,24 @@ class DynamoDbReads:
             for key, body in documents.items()
         ]
         self._guarded(lambda: client.transact_write_items(TransactItems=items))
+
+    def create_rollup(self, key: str, body: str) -> bool:
+        """One conditional put: refused where an item of this key exists."""
+        client = self.client()
+        item = {PARTITION_KEY: {"S": ROLLUP_PREFIX + key}, "body": {"S": body}}
+        try:
+            self._guarded(
+                lambda: client.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression=f"attribute_not_exists({PARTITION_KEY})",
+                )
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
         client = self.client()

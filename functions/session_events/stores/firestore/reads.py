@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -198,6 +199,18 @@ class FirestoreReads:
             batch.commit(retry=self._retry, timeout=self._timeout_s)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"firestore: {type(exc).__name__}") from exc
+
+    def create_rollup(self, key: str, body: str) -> bool:
+        """One `create()`: Firestore refuses it where the document exists."""
+        try:
+            self._rollups().document(key).create(
+                {"body": body}, retry=self._retry, timeout=self._timeout_s
+            )
+        except gexc.AlreadyExists:
+            return False
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"firestore: {type(exc).__name__}") from exc
+        return True
 
     def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:

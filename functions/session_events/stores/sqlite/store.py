@@ -338,6 +338,16 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
 
+    def create_rollup(self, key: str, body: str) -> bool:
+        """One insert that leaves an existing document of this key untouched."""
+        with self._reading() as conn:
+            cursor = conn.execute(
+                "INSERT INTO session_rollups (key, body) VALUES (?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (key, body),
+            )
+        return cursor.rowcount == 1
+
     def read_rollups(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         with self._reading() as conn:
