@@ -2,8 +2,9 @@
 
 Each request gets the next answer of its script (the last one repeats): this API's
 verdicts, or a proxy's HTML error page, a JSON error of any status, a hang, a reset
-connection, JSON of another shape, the wrong number of results. Every request is
-recorded with the keys of its events and what they were told.
+connection, JSON of another shape, the wrong number of results; or (``drip``, not in
+KINDS) an answer that trickles in forever. Every request is recorded with the keys of
+its events and what they were told.
 """
 
 from __future__ import annotations
@@ -139,6 +140,9 @@ def _handler(server: FaultServer) -> type[QuietHandler]:
             if kind == "hang":
                 server.release.wait(server.hang_seconds)
                 return
+            if kind == "drip":
+                self._drip()
+                return
             if kind == "reset":
                 self.reset()
                 return
@@ -190,6 +194,20 @@ def _handler(server: FaultServer) -> type[QuietHandler]:
             else:
                 status = int(kind)
                 self.answer_json(status, {"error": "Not found" if status == 404 else "refused"})
+
+        def _drip(self) -> None:
+            """An answer that never ends: a status line, then a header byte every 100 ms.
+
+            A timeout that bounds each read never fires against it; only a bound on the
+            whole answer does. It drips until released, or for `hang_seconds`.
+            """
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                ticks = int(server.hang_seconds / 0.1)
+                while ticks > 0 and not server.release.wait(0.1):
+                    self.wfile.write(b"a")
+                    ticks -= 1
 
     return Handler
 

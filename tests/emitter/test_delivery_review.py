@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from loopback import LoopbackServer, QuietHandler
 
-from session_event_emitter.outbox import Outbox
+from session_event_emitter.outbox import Entry, Outbox
 from session_event_emitter.send import audit
 from session_event_emitter.send.delivery import Policy, deliver
 from session_event_emitter.settings import Settings
@@ -59,7 +59,8 @@ def test_a_run_whose_events_were_all_called_invalid_is_not_reported_as_delivered
     stub_server.results("invalid", "invalid", "invalid")
     deliver(Settings.load(), FAST)
     last = audit.read_last_delivery(consent_on.state)
-    assert audit.read_delivered(consent_on.state) == []
+    # The log lists the verdicts, and none of them is a delivery.
+    assert [r["status"] for r in audit.read_delivered(consent_on.state)] == ["invalid"] * 3
     assert last["outcome"] != "delivered"
 
 
@@ -151,15 +152,15 @@ def test_retry_dead_between_a_dead_letter_write_and_the_pending_removal_keeps_th
     (key,) = _enqueue(consent_on)
     sender_side = Outbox(consent_on.state)
     (entry,) = sender_side.entries()
-    real_remove = Outbox.remove
+    real_discard = Outbox.discard
 
-    def remove_after_a_retry_dead(self: Outbox, removed_key: str) -> None:
+    def discard_after_a_retry_dead(self: Outbox, removed: Entry) -> None:
         Outbox(consent_on.state).retry_dead()
-        real_remove(self, removed_key)
+        real_discard(self, removed)
 
-    monkeypatch.setattr(Outbox, "remove", remove_after_a_retry_dead)
+    monkeypatch.setattr(Outbox, "discard", discard_after_a_retry_dead)
     sender_side.dead_letter(entry, "invalid", {"issues": []})
-    monkeypatch.setattr(Outbox, "remove", real_remove)
+    monkeypatch.setattr(Outbox, "discard", real_discard)
     pending = {e.key for e in Outbox(consent_on.state).entries()}
     dead = [r["event"] for r in Outbox(consent_on.state).dead_letters()]
     assert key in pending or any(e["session_id_hash"] == key for e in dead)  # type: ignore[index]

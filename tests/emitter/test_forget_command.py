@@ -17,7 +17,7 @@ from loopback import LoopbackServer, QuietHandler
 from original_server import OriginalServer, original_server_fixture  # noqa: F401
 
 from session_event_emitter import identity, refs
-from session_event_emitter.outbox import Entry, Outbox
+from session_event_emitter.outbox import Outbox
 from session_event_emitter.send import audit
 
 FORGET_PATH = "/v1/forget"
@@ -71,8 +71,8 @@ def fill_local_state(home: Any) -> str:
     outbox = Outbox(home.state)
     for n in range(3):
         outbox.put(f"{n:064x}", {"identity_hash": "a" * 64, "session_id_hash": f"{n:064x}"})
-    dead = Entry(f"{9:064x}", "", {"identity_hash": "a" * 64}, 0.0)
-    outbox.put(dead.key, dead.event)
+    outbox.put(f"{9:064x}", {"identity_hash": "a" * 64})
+    (dead,) = [entry for entry in outbox.entries() if entry.key == f"{9:064x}"]
     outbox.dead_letter(dead, "invalid", {"issues": []})
     refs.record(home.state, SESSION, ["skill:grep"])
     audit.append_delivered(home.state, [{"status": "accepted", "session_id_hash": "c" * 64}])

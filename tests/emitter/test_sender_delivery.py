@@ -335,7 +335,8 @@ def test_dead_letters_are_listed_by_status_and_retry_dead_puts_them_back(
     assert "dead letters:  2" in status and "retry-dead" in status
     done = run_cli("retry-dead")
     assert done.returncode == 0 and b"2 dead letter(s) put back" in done.stdout
-    assert len(online.outbox_files()) == 2
+    assert len(Outbox(online.state).entries()) == 2  # pending again
+    assert "2 event(s) pending" in run_cli("status").stdout.decode()
     assert Outbox(online.state).dead_letters() == []
     stub_server.accept()
     assert _deliver().accepted == 2

@@ -231,6 +231,14 @@ class Install:
             **popen,
         )
 
+    def consent_by_config(self, url: str) -> dict[str, str]:
+        """This install's environment with consent recorded by `enable`, not by a variable."""
+        env = self.env(url)
+        del env["SESSION_EVENTS_TELEMETRY"]
+        done = self.run("enable", url=url, env=env)
+        assert done.returncode == 0, done.stderr
+        return env
+
     def hook(
         self, session_id: str, url: str | None, **kwargs: Any
     ) -> subprocess.CompletedProcess[bytes]:

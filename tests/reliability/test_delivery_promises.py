@@ -35,15 +35,6 @@ def silent_url() -> Iterator[str]:
         yield server.url
 
 
-def _consent_by_config(install: Install, url: str) -> dict[str, str]:
-    """The install's environment with consent recorded by `enable`, not by a variable."""
-    env = install.env(url)
-    del env["SESSION_EVENTS_TELEMETRY"]
-    done = install.run("enable", url=url, env=env)
-    assert done.returncode == 0, done.stderr
-    return env
-
-
 # -- never sends an unconsented event ----------------------------------------------------
 
 
@@ -56,7 +47,7 @@ def test_after_disable_a_sender_already_running_sends_nothing(
     down.listen(16)
     port = down.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    env = _consent_by_config(install, url)
+    env = install.consent_by_config(url)
     done = install.run(url=url, stdin=hook_input("sent-after-disable"), env=env)
     assert done.returncode == 0
     down.settimeout(HANG_GUARD_S)

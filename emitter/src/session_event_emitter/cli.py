@@ -170,7 +170,7 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
         "log",
         parents=[common],
         formatter_class=_Formatter,
-        help="show the events that were delivered",
+        help="show the events the server gave a verdict on (accepted, duplicate, invalid)",
     )
     log.add_argument("-n", "--limit", type=int, default=20, help="last N events (0 = all)")
     ref = sub.add_parser(

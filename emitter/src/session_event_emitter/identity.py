@@ -5,6 +5,8 @@
   and trimmed as the original does), else a random UUID made once and kept in
   ``$SESSION_EVENTS_HOME/install-id`` (mode 0600); when ``~/.ashlr/`` exists without a
   ``machine-id``, that UUID is written there too, so both emitters send one identity.
+  Both files are complete before they have their names, and the first one placed wins,
+  so hooks racing on a fresh install agree on one id.
   Never the OS machine id.
 - ``github_hash`` = sha256(login + the same salt), only when a login is configured.
 - ``session_id_hash`` = sha256(raw session id); with no id available the raw id is random
@@ -23,6 +25,7 @@ from session_event_emitter.fsutil import (
     read_bounded,
     read_json_object,
     unlink_quietly,
+    write_atomic,
 )
 from session_event_emitter.jstext import js_trim
 from session_event_emitter.settings import is_github_login
@@ -156,6 +159,12 @@ def every_install_id(home: StrPath, legacy_dir: StrPath) -> list[str]:
 
 
 def _own_install_id(home: StrPath, *, create: bool) -> str:
+    """The id kept in ``home/install-id``; made now, once for all racing hooks, if `create`.
+
+    A new id is complete before it has its name (`_place_whole`), so a hook that reads the
+    file meanwhile finds either no file or the whole id, and every hook racing on a fresh
+    install takes the id of the one whose link came first.
+    """
     path = os.path.join(home, INSTALL_ID_FILE)
     existing = _read_id(path)
     if existing is not None:
@@ -164,61 +173,76 @@ def _own_install_id(home: StrPath, *, create: bool) -> str:
     if not create:
         return fresh
     ensure_private_dir(home)
+    if os.path.lexists(path):
+        # There but blank: what an interrupted first run of an older version could leave.
+        return _replace_blank_install_id(home, path, fresh)
+    _place_whole(path, fresh + "\n")
+    return _read_id(path) or fresh
+
+
+def _replace_blank_install_id(home: StrPath, path: str, fresh: str) -> str:
+    """Replace a blank install-id with `fresh`, once: racing hooks take turns under a lock
+    and the later ones find the id the first one wrote."""
+    import fcntl
+
+    fd = os.open(os.path.join(home, ".install-id.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    except FileExistsError:
-        # Another process made it first: its id is the one that counts.
-        return _read_id(path) or fresh
-    try:
-        os.write(fd, (fresh + "\n").encode("ascii"))
-        os.fsync(fd)
-    except OSError:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        existing = _read_id(path)
+        if existing is not None:
+            return existing
+        write_atomic(path, (fresh + "\n").encode("ascii"))
+        return fresh
+    finally:
         os.close(fd)
-        unlink_quietly(path)
-        raise
-    os.close(fd)
-    fsync_dir(home)
-    return fresh
 
 
 def _share_with_original(legacy_path: str, own: str) -> str:
     """Write `own` as the original's ``machine-id`` unless one appears first; return the winner.
 
-    The file is complete before it has its name (written to a private temporary file,
-    then hard-linked into place, which fails rather than replaces when the name exists),
-    so the original never reads a half-written id and an id written meanwhile is kept.
-    A file that exists but is blank is left alone (the original replaces it itself).
+    The file is complete before it has its name (`_place_whole`), so the original never
+    reads a half-written id and an id written meanwhile is kept. A file that exists but is
+    blank is left alone (the original replaces it itself).
     """
     if not _is_uuid(own):
         return own  # only ever a UUID there, as the original writes
     if os.path.lexists(legacy_path):
         return own
-    directory = os.path.dirname(legacy_path)
-    tmp = os.path.join(directory, f"{TMP_PREFIX}{os.urandom(8).hex()}-{MACHINE_ID_FILE}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        _place_whole(legacy_path, own)
     except OSError:
         return own  # read-only or foreign directory: keep our own id
+    return _read_id(legacy_path) or own
+
+
+def _place_whole(path: str, text: str) -> None:
+    """Create `path` holding `text` unless it exists: the first writer wins, whole.
+
+    The text goes to a private temporary file, is synced, and is hard-linked to `path`,
+    which fails rather than replaces when the name exists: a reader never sees the file
+    without all of its text. Where there are no hard links, the file is created
+    exclusively and written (complete for any reader that comes after the write).
+    """
+    directory = os.path.dirname(path)
+    tmp = os.path.join(directory, f"{TMP_PREFIX}{os.urandom(8).hex()}-{os.path.basename(path)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     try:
         try:
             os.fchmod(fd, PRIVATE_FILE_MODE)
-            os.write(fd, own.encode("ascii"))
+            os.write(fd, text.encode("ascii"))
             os.fsync(fd)
         finally:
             os.close(fd)
         try:
-            os.link(tmp, legacy_path)
+            os.link(tmp, path)
         except FileExistsError:
-            pass  # the original (or another hook) wrote one meanwhile: it wins
+            return  # another hook (or the original) was first: its id stands
         except OSError:
-            _create_exclusive(legacy_path, own)  # no hard links on this file system
+            _create_exclusive(path, text)  # no hard links on this file system
         else:
             fsync_dir(directory)
-    except OSError:
-        return own
     finally:
         unlink_quietly(tmp)
-    return _read_id(legacy_path) or own
 
 
 def _create_exclusive(path: str, text: str) -> None:

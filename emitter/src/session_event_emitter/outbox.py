@@ -6,6 +6,7 @@ Layout under ``$SESSION_EVENTS_HOME``::
     dead-letter/<key>.json   events the server called invalid, with its issues; kept until
                              ``retry-dead`` puts them back (oldest pruned past
                              ``max_dead_letters``, counted)
+    retried/<key>.json       dead letters ``retry-dead`` put back: pending like the others
     quarantine/<name>        outbox files that could not be read back
     counters.json            running totals of evictions, dead letters and quarantines
 
@@ -13,7 +14,9 @@ Every file is written atomically (temp file, fsync, os.replace) with mode 0600. 
 keeps at most ``max_events`` files, ``max_bytes`` bytes and nothing older than
 ``max_age_seconds``; the oldest go first and each eviction is counted (``status`` shows
 the counts). Nothing else removes a pending event but a verdict, ``disable``, or these
-bounds (CONTRACT §4.1).
+bounds (CONTRACT §4.1). The bounds never evict for a dead letter put back: when hooks
+fill the outbox past them, the events ``retry-dead`` put back return to the dead letters
+first (moved, not deleted), so putting dead letters back never costs a pending event.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from session_event_emitter import jsoncodec
 from session_event_emitter.fsutil import (
     TMP_PREFIX,
     ensure_private_dir,
+    fsync_dir,
     read_bounded,
     read_json_object,
     unlink_quietly,
@@ -101,13 +105,14 @@ class Entry:
 
 
 class _FileInfo:
-    __slots__ = ("mtime", "name", "path", "size")
+    __slots__ = ("mtime", "name", "path", "retried", "size")
 
-    def __init__(self, path: str, size: int, mtime: float) -> None:
+    def __init__(self, path: str, size: int, mtime: float, *, retried: bool = False) -> None:
         self.path = path
         self.name = os.path.basename(path)
         self.size = size
         self.mtime = mtime
+        self.retried = retried  # a dead letter put back, still in its dead-letter form
 
 
 class Depth:
@@ -129,6 +134,7 @@ class Outbox:
         self.limits = limits or OutboxLimits()
         self.pending_dir = os.path.join(self.home, "outbox")
         self.dead_letter_dir = os.path.join(self.home, "dead-letter")
+        self.retried_dir = os.path.join(self.home, "retried")
         self.quarantine_dir = os.path.join(self.home, "quarantine")
         self.counters_path = os.path.join(self.home, "counters.json")
 
@@ -153,10 +159,12 @@ class Outbox:
         return True
 
     def remove(self, key: str) -> None:
-        try:
-            os.unlink(os.path.join(self.pending_dir, f"{key}.json"))
-        except FileNotFoundError:
-            return  # already gone: removing is idempotent
+        """Remove the event the hook stored under `key` (idempotent)."""
+        unlink_quietly(os.path.join(self.pending_dir, f"{key}.json"))
+
+    def discard(self, entry: Entry) -> None:
+        """Remove `entry`, wherever it is pending (idempotent): it got its verdict."""
+        unlink_quietly(entry.path)
 
     def dead_letter(self, entry: Entry, reason: str, detail: Mapping[str, object]) -> None:
         """Move `entry` to the dead-letter folder with the server's reason; it waits there."""
@@ -171,57 +179,63 @@ class Outbox:
         if len(data) > MAX_FILE_BYTES:  # the server's issues, too long to read back: not kept
             data = _dumps({k: record[k] for k in ("reason", "dead_lettered_at", "event")})
         write_atomic(os.path.join(self.dead_letter_dir, f"{entry.key}.json"), data)
-        self.remove(entry.key)
+        self.discard(entry)
         self._bump({"dead_lettered": 1})
         pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
         if pruned:
             self._bump({"dead_letters_pruned": pruned})
 
     def retry_dead(self) -> tuple[int, int]:
-        """Put dead letters back in the outbox while it has room: (how many went, how many wait).
+        """Put dead letters back while the outbox has room: (how many went, how many wait).
 
-        Only as many go back as fit under the outbox's count and byte bounds: more would
-        evict pending events that never failed. The others stay dead letters, for the next
-        ``retry-dead`` once the outbox has drained.
+        Only as many go back as fit under the outbox's count and byte bounds; the others
+        stay dead letters, for the next ``retry-dead`` once the outbox has drained. Each
+        goes back whole (renamed into ``retried/``, reason and issues kept), so that if
+        hooks fill the outbox meanwhile, the bounds return it to the dead letters rather
+        than evict a pending event (`enforce_limits`).
 
         A dead letter whose key is pending again stays where it is: the pending copy may be
         the very one a running sender is moving here (it writes the dead letter first, then
-        removes the pending copy), and deleting the dead letter then would lose the event.
+        removes the pending copy), and moving the dead letter then could lose the event.
         """
         depth = self.depth()
         room_events = self.limits.max_events - depth.events
         room_bytes = self.limits.max_bytes - depth.bytes
         moved = waiting = 0
-        now = time.time()  # one time stamp, so each envelope is the size reckoned for it
+        now = time.time()
         for path in sorted(_list(self.dead_letter_dir)):
             name = os.path.basename(path)
             if not _is_key_file(name):
                 continue
-            event = read_json_object(path, MAX_FILE_BYTES).get("event")
-            if not isinstance(event, dict):
+            if not isinstance(read_json_object(path, MAX_FILE_BYTES).get("event"), dict):
                 continue  # not readable (now, or at this size): kept, as every dead letter is
-            size = len(_dumps({"v": ENVELOPE_VERSION, "enqueued_at": now, "event": event}))
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                continue
             if room_events < 1 or size > room_bytes:
                 waiting += 1
                 continue
-            if not self.put(name[: -len(".json")], event, now=now):
+            back = os.path.join(self.retried_dir, name)
+            if os.path.lexists(os.path.join(self.pending_dir, name)) or os.path.lexists(back):
+                continue
+            self._private(self.retried_dir)
+            try:
+                os.rename(path, back)
+                os.utime(back, (now, now))  # its age in the outbox counts from now
+            except OSError:
                 continue
             moved += 1
             room_events -= 1
             room_bytes -= size
-            unlink_quietly(path)
+        if moved:
+            fsync_dir(self.retried_dir)
+            self.enforce_limits(now=now)
         return moved, waiting
 
     def clear(self) -> int:
-        """Delete every pending event; returns how many there were."""
-        removed = 0
-        for info in self._files():
-            try:
-                os.unlink(info.path)
-            except FileNotFoundError:
-                continue
-            removed += 1
-        return removed
+        """Delete every pending event (dead letters put back included); how many there were."""
+        return sum(unlink_quietly(info.path) for info in self._all_files())
 
     def clear_dead_letters(self) -> int:
         """Delete every dead letter (so that no later ``retry-dead`` can send it)."""
@@ -232,7 +246,7 @@ class Outbox:
     def entries(self) -> list[Entry]:
         """Pending events, oldest first; unreadable files are moved to quarantine."""
         found: list[Entry] = []
-        for info in self._files():
+        for info in self._all_files():
             entry = self._load(info)
             if entry is not None:
                 found.append(entry)
@@ -240,7 +254,7 @@ class Outbox:
         return found
 
     def depth(self) -> Depth:
-        files = list(self._files())
+        files = list(self._all_files())
         return Depth(
             events=len(files),
             bytes=sum(info.size for info in files),
@@ -262,32 +276,42 @@ class Outbox:
     # -- bounds ------------------------------------------------------------------------
 
     def enforce_limits(self, *, now: float | None = None, keep: StrPath | None = None) -> int:
-        """Evict by age, then oldest-first by count and bytes; returns how many went."""
+        """Evict by age, then oldest-first by count and bytes; returns how many went.
+
+        Dead letters put back by ``retry-dead`` go first, and back to the dead letters
+        (neither deleted nor counted as evicted): an event that never failed is evicted
+        only when the outbox is over its bounds without them.
+        """
         current = time.time() if now is None else now
         keep = None if keep is None else os.fspath(keep)
-        files = sorted(self._files(), key=lambda info: (info.mtime, info.name))
+        files = sorted(self._all_files(), key=lambda info: (info.mtime, info.name))
         self._remove_stale_tmp(current)
         evicted: dict[str, int] = {}
 
         survivors: list[_FileInfo] = []
         for info in files:
-            if current - info.mtime > self.limits.max_age_seconds and info.path != keep:
-                if unlink_quietly(info.path):
-                    evicted["evicted_age"] = evicted.get("evicted_age", 0) + 1
-            else:
+            if current - info.mtime <= self.limits.max_age_seconds or info.path == keep:
                 survivors.append(info)
+            elif info.retried:
+                self._return_to_dead_letters(info)
+            elif unlink_quietly(info.path):
+                evicted["evicted_age"] = evicted.get("evicted_age", 0) + 1
 
         total = sum(info.size for info in survivors)
         while survivors and (
             len(survivors) > self.limits.max_events or total > self.limits.max_bytes
         ):
-            victim = next((i for i in survivors if i.path != keep), None)
+            victim = next((i for i in survivors if i.retried), None) or next(
+                (i for i in survivors if i.path != keep), None
+            )
             if victim is None:
                 break
             reason = "evicted_count" if len(survivors) > self.limits.max_events else "evicted_bytes"
             survivors.remove(victim)
             total -= victim.size
-            if unlink_quietly(victim.path):
+            if victim.retried:
+                self._return_to_dead_letters(victim)
+            elif unlink_quietly(victim.path):
                 evicted[reason] = evicted.get(reason, 0) + 1
         if evicted:
             self._bump(evicted)
@@ -299,6 +323,24 @@ class Outbox:
         """Create the home and then `directory`, both readable by the owner only."""
         ensure_private_dir(self.home)
         ensure_private_dir(directory)
+
+    def _all_files(self) -> Iterator[_FileInfo]:
+        """Every pending event: those the hooks stored, then the dead letters put back."""
+        yield from self._files()
+        for path in _list(self.retried_dir):
+            if _is_key_file(os.path.basename(path)):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                yield _FileInfo(path, st.st_size, st.st_mtime, retried=True)
+
+    def _return_to_dead_letters(self, info: _FileInfo) -> None:
+        """A dead letter put back goes back where it came from, as it was."""
+        try:
+            os.replace(info.path, os.path.join(self.dead_letter_dir, info.name))
+        except OSError:
+            return
 
     def _files(self) -> Iterator[_FileInfo]:
         for path in _list(self.pending_dir):

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from session_event_emitter import refs
 from session_event_emitter.commands.config_file import record
 from session_event_emitter.commands.console import err, out
-from session_event_emitter.outbox import Outbox
 from session_event_emitter.settings import Settings
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_event_emitter.send.gate import consent_change
+    from session_event_emitter.send import gate
 
     settings = Settings.load(url=args.url)
-    # "off" first: every request not yet under way sees it. Then wait for the one in flight
-    # (if any) to have its answer, and only then empty the outbox.
+    # Marked first: if this command is stopped before the outbox is empty, the next one
+    # that takes the consent lock empties it. Then "off": every request not yet under way
+    # sees it. Then wait for the one in flight (if any) to have its answer, and only then
+    # empty the outbox, under the lock that `retry-dead` and `enable` take too.
+    gate.begin_withdrawal(settings.home)
     record(settings, telemetry="off")
-    with consent_change(
+    with gate.consent_change(
         settings.home, on_wait=lambda: err("waiting for the request in flight to end…")
     ):
-        outbox = Outbox(settings.home)
-        removed = outbox.clear()
-        dead = outbox.clear_dead_letters()  # nothing of before "off" may leave after it
-        refs.clear(settings.home)  # the refs recorded for sessions not yet ended
+        removed, dead = gate.finish_withdrawal(settings.home)
     out(
         f"telemetry off (recorded in {settings.config_path}); {removed} pending event(s) "
         f"and {dead} dead letter(s) deleted"

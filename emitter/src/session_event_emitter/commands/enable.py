@@ -10,6 +10,8 @@ from session_event_emitter.settings import Settings
 
 
 def run(args: argparse.Namespace) -> int:
+    from session_event_emitter.send import gate
+
     settings = Settings.load(url=args.url)
     values: dict[str, object] = {"telemetry": "on"}
     if args.url is not None:
@@ -17,7 +19,16 @@ def run(args: argparse.Namespace) -> int:
             err(settings.url_problem)
             return 2
         values["url"] = args.url.strip()
-    record(settings, **values)
+    # Under the consent lock: a `disable` stopped before it emptied the outbox is finished
+    # first, so nothing from before its "off" is sent after this "on".
+    with gate.consent_change(settings.home):
+        if gate.withdrawal_pending(settings.home):
+            removed, dead = gate.finish_withdrawal(settings.home)
+            out(
+                f"an unfinished `disable` finished first: {removed} pending event(s) and "
+                f"{dead} dead letter(s) deleted"
+            )
+        record(settings, **values)
     after = Settings.load(url=args.url)
     out(f"telemetry on (recorded in {settings.config_path})")
     if not after.consent.enabled:

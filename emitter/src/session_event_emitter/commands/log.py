@@ -1,4 +1,4 @@
-"""``log``: the events that were delivered, one JSON object a line, the last N."""
+"""``log``: the events the server gave a verdict on, one JSON object a line, the last N."""
 
 from __future__ import annotations
 

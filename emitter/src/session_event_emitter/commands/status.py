@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     endpoint = settings.endpoint
     # As the hook would find it without --plugin-version (hooks.json may pass one).
     version = pluginversion.resolve(None, os.environ)
-    warnings = [*settings.warnings, *version.skipped]
+    warnings = [*settings.warnings, *version.skipped, *_home_warnings(settings)]
     report = {
         "consent": "on" if settings.consent.enabled else "off",
         "consent_source": settings.consent.source,
@@ -95,3 +95,19 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         out(f"warning:       {warning}")
     return 0
+
+
+def _home_warnings(settings: Settings) -> list[str]:
+    """What stops the home from working: a full disk, a `disable` left unfinished."""
+    from session_event_emitter.send import gate
+
+    found = []
+    full = audit.disk_space_problem(settings.home)
+    if full is not None:
+        found.append(full)
+    if gate.withdrawal_pending(settings.home):
+        found.append(
+            "a `disable` was stopped before it emptied the outbox: nothing is sent, and the "
+            "next `disable`, `enable` or `retry-dead` deletes what it left"
+        )
+    return found

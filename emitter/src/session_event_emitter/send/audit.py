@@ -1,16 +1,19 @@
 """The local record of what left the machine: delivered events and the last delivery result.
 
-``delivered.jsonl`` gets one line per event the server acknowledged (accepted or
-duplicate); past 1 MiB it is rotated once to ``delivered.jsonl.1``.
-``last-delivery.json`` holds the outcome of the most recent sender run for ``status``;
-while a run is under way it says so (``running``, since when, until which deadline, its
-process), and a run that ended without writing its outcome is read as cut short.
+``delivered.jsonl`` gets one line per event the server gave a verdict (accepted,
+duplicate or invalid), written and synced before the event leaves the outbox; past 1 MiB
+it is rotated once to ``delivered.jsonl.1``. ``last-delivery.json`` holds the outcome of
+the most recent sender run for ``status``; while a run is under way it says so
+(``running``, since when, until which deadline, its process), and a run that ended
+without writing its outcome is read as cut short. Both are written only when the disk
+allows: `disk_problem` and `disk_space_problem` put a refusal, or a full disk, in words.
 """
 
 from __future__ import annotations
 
 import calendar
 import contextlib
+import errno
 import json
 import os
 import time
@@ -37,7 +40,12 @@ _RUNNING_GRACE_SECONDS = 3.0
 
 
 def append_delivered(home: Path, records: Iterable[Mapping[str, object]]) -> None:
-    """Append one JSON line per acknowledged event to the audit log."""
+    """Append one JSON line per event with a verdict to the audit log, durably.
+
+    All the lines or none: a write the disk cuts short is taken back (the file is cut to
+    its former length), so a later line never lands glued to half of one. Raises OSError
+    when the lines could not be written; the caller then keeps the events pending.
+    """
     lines = b"".join(
         json.dumps(dict(record), separators=(",", ":")).encode("utf-8") + b"\n"
         for record in records
@@ -51,7 +59,16 @@ def append_delivered(home: Path, records: Iterable[Mapping[str, object]]) -> Non
             os.replace(path, home / (LOG_NAME + ".1"))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
     try:
-        os.write(fd, lines)
+        before = os.fstat(fd).st_size  # one sender at a time writes here (sender.lock)
+        try:
+            view = memoryview(lines)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, before)
+            raise
     finally:
         os.close(fd)
 
@@ -89,6 +106,37 @@ def write_last_delivery(home: Path, result: Mapping[str, object]) -> None:
 
 def read_last_delivery(home: Path) -> dict[str, object]:
     return read_json_object(home / LAST_DELIVERY_NAME, 64 * 1024)
+
+
+def disk_problem(home: Path, exc: OSError, what: str) -> str:
+    """Why `what` (a file under `home`) could not be written, in words that name the disk."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{what} could not be written: no space left on the disk holding {home}"
+    reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+    return f"{what} could not be written under {home} ({reason})"
+
+
+# Below this much free space the disk is called full: a record, a log line and a dead
+# letter each need a block of their own.
+FULL_DISK_BYTES = 64 * 1024
+
+
+def disk_space_problem(home: Path) -> str | None:
+    """Words for ``status`` when the disk holding `home` is (almost) full, else None."""
+    try:
+        stats = os.statvfs(home)
+    except OSError:
+        return None
+    blocks = stats.f_bfree if os.geteuid() == 0 else stats.f_bavail
+    free = blocks * stats.f_frsize
+    if free >= FULL_DISK_BYTES:
+        return None
+    return (
+        f"no space left on the disk holding {home} ({free} bytes free): the sender still "
+        "sends what is pending, but what the server answers cannot be recorded, so "
+        "acknowledged events stay pending (and the last delivery shown may be old) "
+        "until there is room"
+    )
 
 
 def _utc_text(epoch: float) -> str:

@@ -2,10 +2,17 @@
 
 The rule (CONTRACT §4.1) is :meth:`Delivery._settle`:
 
-    accepted, duplicate    -> removed from the outbox, appended to the audit log
-    invalid                -> moved to the dead-letter folder (listed by ``status``;
-                              ``retry-dead`` puts it back)
+    accepted, duplicate    -> appended to the audit log, then removed from the outbox
+    invalid                -> appended to the audit log, then moved to the dead-letter
+                              folder (listed by ``status``; ``retry-dead`` puts it back)
     retry                  -> stays pending, not counted against it; tried next run
+
+The audit log is written (and synced) before any event of the answer leaves the outbox,
+so a sender killed at any moment leaves every verdict in the log; one killed between the
+two sends those events again, and their second verdict is a second line. An event whose
+line cannot be written (a full disk) stays pending. The record of the run for ``status``
+(``last-delivery.json``) is written when it can be: a full disk stops no delivery, and
+the run's report names the disk.
 
 Every other answer (see answers.py) keeps every event of the request pending and is
 recorded, in words, for ``status``. Consent is read again before every request, and the
@@ -43,7 +50,7 @@ from session_event_emitter.send.answers import (
     read_batch,
     read_single,
 )
-from session_event_emitter.send.gate import request_gate, sender_lock
+from session_event_emitter.send.gate import request_gate, sender_lock, withdrawal_pending
 from session_event_emitter.send.transport import Answer, Transport, Unreachable
 from session_event_emitter.settings import Settings
 
@@ -152,6 +159,9 @@ class Delivery:
         self.left_for_later: set[str] = set()
         self.batch_missing: Refusal | None = None
         self.set_aside: str | None = None
+        self.unwritten: list[str] = []  # what the disk refused this run, in words
+        self.disk_error: OSError | None = None
+        self.unlogged = 0  # events answered but kept pending: their log lines were refused
         self.last_words = "the deadline came before an answer"
         self.plan = _Plan(
             retry=Retry(
@@ -194,7 +204,7 @@ class Delivery:
 
     def _run_holding_lock(self) -> Report:
         # Overwritten at the end; if the run ends first, `status` reads it as cut short.
-        audit.write_last_delivery(self.home, audit.running_record(self.remaining()))
+        self._record_run(audit.running_record(self.remaining()))
         self.outbox.enforce_limits()
         endpoint = self.load().endpoint
         if endpoint is not None and (
@@ -207,8 +217,33 @@ class Delivery:
             self.report.outcome, self.report.detail = stop.outcome, stop.detail
         self.report.remaining = self.outbox.depth().events
         self._conclude()
-        audit.write_last_delivery(self.home, self.report.as_record())
+        detail = self.report.detail
+        self._name_the_disk(detail)
+        self._record_run(self.report.as_record())
+        self._name_the_disk(detail)  # the record itself may be what the disk refused
         return self.report
+
+    def _name_the_disk(self, detail: str) -> None:
+        """The run's detail, and what the disk refused to record, if anything."""
+        if self.disk_error is not None:
+            refused = audit.disk_problem(self.home, self.disk_error, " and ".join(self.unwritten))
+            if self.unlogged:
+                refused += (
+                    f"; {self.unlogged} answered event(s) stay pending until the log can take them"
+                )
+            self.report.detail = "; ".join(filter(None, (detail, refused)))
+
+    def _record_run(self, record: dict[str, object]) -> None:
+        """Write the run's record for ``status``; a disk that refuses it stops nothing."""
+        try:
+            audit.write_last_delivery(self.home, record)
+        except OSError as exc:
+            self._disk_refused(exc, "the last delivery result")
+
+    def _disk_refused(self, exc: OSError, what: str) -> None:
+        if what not in self.unwritten:
+            self.unwritten.append(what)
+        self.disk_error = self.disk_error or exc
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -253,6 +288,8 @@ class Delivery:
         settings = self.load()
         if not settings.consent.enabled:
             raise _Stop("consent_off", f"telemetry is off ({settings.consent.source})")
+        if withdrawal_pending(self.home):
+            raise _Stop("consent_off", "a `disable` has not finished emptying the outbox")
         return settings
 
     def _probed(
@@ -262,7 +299,10 @@ class Delivery:
         missing, self.batch_missing = self.batch_missing, None
         if isinstance(result, list):
             if batch_url is not None:
-                modes.remember_single_only(self.home, batch_url)
+                try:
+                    modes.remember_single_only(self.home, batch_url)
+                except OSError as exc:  # asked again next run: nothing is lost
+                    self._disk_refused(exc, "the endpoint's mode")
             self.report.mode = "single"
             return result
         if result.transient:
@@ -301,34 +341,50 @@ class Delivery:
     # -- outcomes --------------------------------------------------------------------------
 
     def _settle(self, batch: list[Entry], verdicts: list[Verdict]) -> None:
-        """The rule: each event leaves the outbox only by its own verdict."""
+        """The rule: each event leaves the outbox only by its own verdict, logged first."""
         # A request that got through: the back-off starts over, and the batch may grow back.
         self.plan = _Plan(
             batch_size=min(MAX_BATCH_EVENTS, self.plan.batch_size * 2),
             retry=self.plan.retry.new(history=()),
         )
-        delivered: list[dict[str, object]] = []
+        decided: list[tuple[Entry, Verdict]] = []
         for entry, verdict in zip(batch, verdicts, strict=True):
-            if verdict.status in (ACCEPTED, DUPLICATE):
-                self.outbox.remove(entry.key)
-                delivered.append(
-                    {
-                        "delivered_at": utc_now_text(),
-                        "status": verdict.status,
-                        "event": wire_event(entry.event),
-                    }
-                )
-                if verdict.status == ACCEPTED:
-                    self.report.accepted += 1
-                else:
-                    self.report.duplicate += 1
-            elif verdict.status == INVALID:
-                self.outbox.dead_letter(entry, "invalid", {"issues": verdict.issues})
-                self.report.dead_lettered += 1
+            if verdict.status in (ACCEPTED, DUPLICATE, INVALID):
+                decided.append((entry, verdict))
             else:
                 self.left_for_later.add(entry.key)
                 self.report.retry_later += 1
-        audit.append_delivered(self.home, delivered)
+        lines = [
+            {
+                "delivered_at": utc_now_text(),
+                "status": verdict.status,
+                "event": wire_event(entry.event),
+            }
+            for entry, verdict in decided
+        ]
+        try:
+            audit.append_delivered(self.home, lines)
+        except OSError as exc:
+            # No line, no removal: the events stay pending and are sent again next run.
+            self._disk_refused(exc, "the audit log")
+            self.left_for_later.update(entry.key for entry, _ in decided)
+            self.unlogged += len(decided)
+            return
+        for entry, verdict in decided:
+            if verdict.status == INVALID:
+                try:
+                    self.outbox.dead_letter(entry, "invalid", {"issues": verdict.issues})
+                except OSError as exc:
+                    self._disk_refused(exc, "the dead letters")
+                    self.left_for_later.add(entry.key)
+                    continue
+                self.report.dead_lettered += 1
+                continue
+            self.outbox.discard(entry)
+            if verdict.status == ACCEPTED:
+                self.report.accepted += 1
+            else:
+                self.report.duplicate += 1
 
     def _refused(self, refusal: Refusal, batch: list[Entry]) -> None:
         """A whole-request answer: nothing leaves; try smaller, wait, or stop for this run."""

@@ -1,14 +1,24 @@
-"""The two file locks of delivery: one sender at a time; no request in flight across ``disable``.
+"""The file locks of delivery, and the mark of a ``disable`` not yet finished.
 
 - ``sender.lock`` (exclusive): one delivery run at a time per home; the detached sender
   tries it once, ``flush`` waits for it within its deadline.
 - ``consent.lock``: a sender holds it shared from the consent check before a request until
-  that request's verdicts are settled; ``disable`` records "off", then takes it
-  exclusively before it empties the outbox. So no request starts after "off" is recorded,
-  and once ``disable`` has returned none is in flight.
+  that request's verdicts are settled. The commands that change consent or put events
+  back hold it exclusively (`consent_change`) and read consent again under it:
+  ``disable`` records "off", then takes it before it empties the outbox; ``enable`` and
+  ``retry-dead`` take it for their whole work. So no request starts after "off" is
+  recorded, once ``disable`` has returned none is in flight, and nothing ``retry-dead``
+  puts back outlives a ``disable`` that runs beside it. The hook takes no lock (it must
+  never wait): it reads consent again after it stored its event and takes the event back
+  if consent went off, and ``disable`` records "off" before it empties the outbox.
+- ``disable-pending``: made by ``disable`` before it records "off", removed once it has
+  emptied the outbox. While it is there no request starts, and whichever command takes
+  the lock next (``disable``, ``enable``, ``retry-dead``) first does what the interrupted
+  ``disable`` did not (`finish_withdrawal`): a ``disable`` killed while it waited leaves
+  nothing that a later ``enable`` sends.
 
-Both are ``flock`` locks: the kernel releases them when their process ends, however it
-ends, so a sender cut off at its deadline never leaves one behind.
+The locks are ``flock`` locks: the kernel releases them when their process ends, however
+it ends, so a sender cut off at its deadline never leaves one behind.
 """
 
 from __future__ import annotations
@@ -19,7 +29,9 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
-from session_event_emitter.fsutil import ensure_private_dir
+from session_event_emitter import refs
+from session_event_emitter.fsutil import ensure_private_dir, fsync_dir, unlink_quietly
+from session_event_emitter.outbox import Outbox
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,6 +39,7 @@ if TYPE_CHECKING:
 
 SENDER_LOCK = "sender.lock"
 CONSENT_LOCK = "consent.lock"
+DISABLE_PENDING = "disable-pending"
 POLL_SECONDS = 0.05
 
 
@@ -97,3 +110,33 @@ def consent_change(home: StrPath, on_wait: Callable[[], None] | None = None) -> 
     """
     with _blocking_lock(home, fcntl.LOCK_EX, on_wait):
         yield
+
+
+def begin_withdrawal(home: StrPath) -> None:
+    """Mark a ``disable`` under way (durably) before "off" is recorded."""
+    ensure_private_dir(home)
+    fd = os.open(os.path.join(home, DISABLE_PENDING), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(home)
+
+
+def withdrawal_pending(home: StrPath) -> bool:
+    """Whether a ``disable`` has begun and not yet emptied the outbox: nothing may be sent."""
+    return os.path.lexists(os.path.join(home, DISABLE_PENDING))
+
+
+def finish_withdrawal(home: StrPath) -> tuple[int, int]:
+    """Delete what was pending, the dead letters and the recorded refs, then the mark.
+
+    Called under `consent_change`; returns (pending events, dead letters) deleted.
+    """
+    outbox = Outbox(home)
+    removed = outbox.clear()
+    dead = outbox.clear_dead_letters()  # nothing of before "off" may leave after it
+    refs.clear(home)  # the refs recorded for sessions not yet ended
+    unlink_quietly(os.path.join(home, DISABLE_PENDING))
+    fsync_dir(home)
+    return removed, dead
