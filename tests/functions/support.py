@@ -117,9 +117,13 @@ class DynamoDbBackend:
     def rows(self) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
 
+        from session_events.stores.dynamodb.reads import ROLLUP_PREFIX
+
         deserialize = TypeDeserializer().deserialize
         rows = []
         for item in self.client.scan(TableName=self.table, ConsistentRead=True)["Items"]:
+            if item["pk"]["S"].startswith(ROLLUP_PREFIX):
+                continue  # a rollup document sharing the table, not an event
             data = {name: deserialize(value) for name, value in item.items()}
             del data["pk"]
             data.pop("schema_version", None)

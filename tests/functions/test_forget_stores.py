@@ -238,3 +238,31 @@ def test_a_day_the_window_left_behind_is_recomputed_once_an_erasure_or_a_late_ev
     send(backend_client, history(late, [old], per_quarter=1))
     assert run_rollup(store, days=8).recomputed == [old.date().isoformat()]
     assert daily(old) == (3, 3)
+
+
+@pytest.mark.parametrize("days_back", [15, 40])  # in the 28 days a run reads; before them
+def test_an_erasure_evened_out_by_a_late_event_of_the_same_day_is_still_recomputed(
+    backend: Backend,
+    backend_client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    days_back: int,
+) -> None:
+    for name, value in backend.env.items():
+        monkeypatch.setenv(name, value)
+    person, other = str(uuid.uuid4()), str(uuid.uuid4())
+    day = (datetime.now(UTC) - timedelta(days=days_back)).replace(hour=12, minute=0)
+    send(backend_client, history(person, [day], per_quarter=1))
+    send(backend_client, history(other, [day], per_quarter=1))
+    store = open_store(Settings.from_env(backend.env))
+    run_rollup(store, days=8)
+    [row] = read_daily(store, [day.date()])
+    assert (row.identities, row.sessions, row.events) == (2, 2, 2)
+
+    # Between two runs the person erases their session and another session of that day
+    # arrives late: the day's count of events is 2 again.
+    assert forget(backend_client, person).get_json() == {"ok": True, "deleted": 1}
+    send(backend_client, history(other, [day + timedelta(minutes=30)], per_quarter=1))
+    assert run_rollup(store, days=8).recomputed == [day.date().isoformat()]
+    [row] = read_daily(store, [day.date()])
+    assert (row.identities, row.sessions, row.events) == (1, 2, 2)
+    assert run_rollup(store, days=8).recomputed == []  # the erasure is handled once

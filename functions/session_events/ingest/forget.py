@@ -8,14 +8,21 @@ period whatever its `ended_at` says (a machine whose clock was years behind sent
 that are kept as long as any other). The identities to erase are therefore those of every
 quarter from the first one the server accepts to the one 24 hours from now: a few dozen
 hashes, each found through the stores' identity index.
+
+After each erasure, finished or cut short, the store records its time (`LAST_ERASURE_KEY`,
+nothing else): the next rollup run then recomputes the operator's older daily rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from session_events.contract.rules import EARLIEST_ENDED_AT, FUTURE_TOLERANCE
+from session_events.core.errors import StoreUnavailable
+from session_events.core.timestamps import format_timestamp
+from session_events.stores.base import LAST_ERASURE_KEY, EventStore, ReadStore
 
 
 def quarter_salt(moment: datetime) -> str:
@@ -40,3 +47,22 @@ def identity_hashes(install_id: str, now: datetime) -> list[str]:
     """Every identity_hash of this install that a stored event can carry; the last one is
     the identity of the quarter 24 hours from now."""
     return [identity_hash(install_id, salt) for salt in salts(now)]
+
+
+def erase(store: EventStore, install_id: str, now: datetime) -> int:
+    """Delete every event of this install; how many. The time of the erasure is then
+    recorded for the rollup job, also when the deletes were cut short (a repeat records it
+    again); when it cannot be recorded, StoreUnavailable: the request is to be repeated."""
+    try:
+        deleted = store.erase_identities(identity_hashes(install_id, now))
+    except StoreUnavailable:
+        with contextlib.suppress(StoreUnavailable):
+            _record_erasure(store)
+        raise
+    _record_erasure(store)
+    return deleted
+
+
+def _record_erasure(store: EventStore) -> None:
+    if isinstance(store, ReadStore):
+        store.write_rollups({LAST_ERASURE_KEY: format_timestamp(datetime.now(UTC))})

@@ -161,7 +161,7 @@ def _ingest_batch(request: Request, runtime: Runtime, exchange: Exchange) -> Non
 def _forget(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     """Delete every event of one install; the install id is never stored or logged."""
     from session_events.contract.schema import ForgetRequest  # pydantic: off the ingest path
-    from session_events.ingest.forget import identity_hash, identity_hashes, quarter_salt
+    from session_events.ingest.forget import erase, identity_hash, quarter_salt
 
     payload = parse_object(read_body(request, FORGET_BODY_LIMIT))
     try:
@@ -171,7 +171,7 @@ def _forget(request: Request, runtime: Runtime, exchange: Exchange) -> None:
     now = datetime.now(UTC)
     # One bucket per person, the one their events of this quarter draw from.
     _take_tokens(runtime, {identity_hash(install_id, quarter_salt(now)): 1})
-    deleted = runtime.store.erase_identities(identity_hashes(install_id, now))
+    deleted = erase(runtime.store, install_id, now)
     exchange.log["deleted"] = deleted
     exchange.answer(200, {"ok": True, "deleted": deleted})
 

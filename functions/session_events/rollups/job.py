@@ -68,7 +68,7 @@ def run_rollup(
     plan = Plan(last_day=now.astimezone(UTC).date(), days=days)
     events = list(store.events_between(plan.read_start, plan.read_end))
     store.write_rollups(to_documents(compute(events, plan)))
-    recomputed = recompute_changed_days(store, plan, events)
+    recomputed = recompute_changed_days(store, plan, events, stamp(now))
     released = release_due_weeks(store, releases, now) if releases is not None else []
     return JobResult(
         [day.isoformat() for day in plan.daily_days], len(events), swept, released, recomputed

@@ -6,9 +6,12 @@ compares, for every older day the operator can still view (`MAX_ROLLUP_DAYS`), t
 `events` in its row with the events stored for that day now (counted from the events the
 run read already, or by the store for days before them), and recomputes the rows that
 differ, that were written before the count was kept, or that are missing while the day
-has events. Rows are written in groups of at most REWRITE_GROUP documents: each row is
-right on its own, so a run stopped between two groups leaves nothing that the next run
-does not find again.
+has events. A count alone can hide an erasure (a late event of the same day makes it
+even), so after an erasure (`LAST_ERASURE_KEY` newer than the last run that did this) a
+run recomputes every older day that has a row or events, and records when it started.
+Rows are written in groups of at most REWRITE_GROUP documents: each row is right on its
+own, so a run stopped between two groups leaves nothing that the next run does not find
+again (the erasure is marked handled only after the last group).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from session_events.read.settings import MAX_ROLLUP_DAYS
-from session_events.rollups.compute import Plan, daily_rows
+from session_events.rollups.compute import DailyRow, Plan, daily_rows
 from session_events.rollups.documents import daily_documents, read_written_daily
-from session_events.stores.base import ReadStore
+from session_events.stores.base import LAST_ERASURE_KEY, ReadStore
 from session_events.stores.readmodel import StoredEvent, day_start, stamp
 
 REWRITE_GROUP = 50
+# When the last run that recomputed every older day after an erasure started.
+RECHECKED_KEY = "erasure:rechecked"
 
 
 def older_days(plan: Plan) -> list[date]:
@@ -38,12 +43,13 @@ def _bounds(day: date) -> tuple[str, str]:
 
 
 def recompute_changed_days(
-    store: ReadStore, plan: Plan, window_events: Iterable[StoredEvent] = ()
+    store: ReadStore, plan: Plan, window_events: Iterable[StoredEvent], started_at: str
 ) -> list[str]:
     """Recompute and rewrite the rows of the older days that changed; the days rewritten.
 
     `window_events` are the events the run read for its whole window (`plan.read_start` on):
     the days they cover are counted and recomputed from them, without asking the store.
+    `started_at` is the run's start, before it read anything (the stored time text).
     """
     read_first = plan.last_day - timedelta(days=plan.read_days - 1)
     known: dict[str, list[StoredEvent]] = defaultdict(list)
@@ -53,27 +59,41 @@ def recompute_changed_days(
     def events_of(day: date) -> list[StoredEvent]:
         if day >= read_first:
             return known[day.isoformat()]
-        return list(store.events_between(*_bounds(day)))
+        return list(store.events_between(*_bounds(day)))  # one day in memory at a time
 
-    def stored_count(day: date) -> int:
+    def count_of(day: date) -> int:
         if day >= read_first:
             return len(known[day.isoformat()])
         return store.count_between(*_bounds(day), None)
 
+    marks = store.read_rollups([LAST_ERASURE_KEY, RECHECKED_KEY])
+    erased = LAST_ERASURE_KEY in marks and marks[LAST_ERASURE_KEY] >= marks.get(RECHECKED_KEY, "")
     days = older_days(plan)
     written = read_written_daily(store, days)
-    changed = []
-    for day in days:
-        row, count = written.get(day.isoformat()), stored_count(day)
-        if (row is None and count) or (row is not None and row.events != count):
-            changed.append(day)
     rewritten: list[str] = []
-    for offset in range(0, len(changed), REWRITE_GROUP):
-        rows = [
-            row
-            for day in changed[offset : offset + REWRITE_GROUP]
-            for row in daily_rows(events_of(day), [day])
-        ]
-        store.write_rollups(daily_documents(rows))
-        rewritten.extend(row.day for row in rows)
+    pending: list[DailyRow] = []
+
+    def flush() -> None:
+        store.write_rollups(daily_documents(pending))
+        rewritten.extend(row.day for row in pending)
+        pending.clear()
+
+    for day in days:
+        row = written.get(day.isoformat())
+        if erased:  # a count can hide an erasure (a late event of the same day evens it)
+            events = events_of(day)
+            if row is None and not events:
+                continue
+        else:
+            count = count_of(day)
+            if (row is None and not count) or (row is not None and row.events == count):
+                continue
+            events = events_of(day)
+        pending.extend(daily_rows(events, [day]))
+        if len(pending) == REWRITE_GROUP:
+            flush()
+    if pending:
+        flush()
+    if erased:
+        store.write_rollups({RECHECKED_KEY: started_at})
     return rewritten

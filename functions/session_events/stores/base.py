@@ -93,6 +93,11 @@ class EventStore(Protocol):
         ...
 
 
+# The rollup document that records when an erasure last ran (its time only, never who):
+# the next rollup run recomputes every older day the operator can view after it.
+LAST_ERASURE_KEY = "erasure:last"
+
+
 @runtime_checkable
 class ReadStore(Protocol):
     """What the rollup job and the operator's view ask of a store (CONTRACT §6).
