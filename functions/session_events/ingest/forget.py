@@ -9,18 +9,16 @@ that are kept as long as any other). The identities to erase are therefore those
 quarter from the first one the server accepts to the one 24 hours from now: a few dozen
 hashes, each found through the stores' identity index.
 
-After each erasure, finished or cut short, the store records its time (`LAST_ERASURE_KEY`,
-nothing else): the next rollup run then recomputes the operator's older daily rows.
+After each erasure the store records its time (`LAST_ERASURE_KEY`, nothing else): the
+next rollup run then recomputes the operator's older daily rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from datetime import UTC, datetime
 
 from session_events.contract.rules import EARLIEST_ENDED_AT, FUTURE_TOLERANCE
-from session_events.core.errors import StoreUnavailable
 from session_events.core.timestamps import format_timestamp
 from session_events.stores.base import LAST_ERASURE_KEY, EventStore, ReadStore
 
@@ -50,15 +48,10 @@ def identity_hashes(install_id: str, now: datetime) -> list[str]:
 
 
 def erase(store: EventStore, install_id: str, now: datetime) -> int:
-    """Delete every event of this install; how many. The time of the erasure is then
-    recorded for the rollup job, also when the deletes were cut short (a repeat records it
-    again); when it cannot be recorded, StoreUnavailable: the request is to be repeated."""
-    try:
-        deleted = store.erase_identities(identity_hashes(install_id, now))
-    except StoreUnavailable:
-        with contextlib.suppress(StoreUnavailable):
-            _record_erasure(store)
-        raise
+    """Delete every event of this install; how many. Then the time of the erasure is
+    recorded for the rollup job; cut short (StoreUnavailable), nothing is recorded: the
+    request is to be repeated, and the repeat records it."""
+    deleted = store.erase_identities(identity_hashes(install_id, now))
     _record_erasure(store)
     return deleted
 
