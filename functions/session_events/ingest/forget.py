@@ -9,13 +9,14 @@ that are kept as long as any other). The identities to erase are therefore those
 quarter from the first one the server accepts to the one 24 hours from now: a few dozen
 hashes, each found through the stores' identity index.
 
-After each erasure the store records its time (`LAST_ERASURE_KEY`, nothing else): the
-next rollup run then recomputes the operator's older daily rows.
+After each erasure the store records a new mark (`LAST_ERASURE_KEY`: its time and a random
+token, nothing else): the next rollup run then recomputes the operator's older daily rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime
 
 from session_events.contract.rules import EARLIEST_ENDED_AT, FUTURE_TOLERANCE
@@ -58,4 +59,5 @@ def erase(store: EventStore, install_id: str, now: datetime) -> int:
 
 def _record_erasure(store: EventStore) -> None:
     if isinstance(store, ReadStore):
-        store.write_rollups({LAST_ERASURE_KEY: format_timestamp(datetime.now(UTC))})
+        mark = f"{format_timestamp(datetime.now(UTC))} {uuid.uuid4().hex}"  # unique per erasure
+        store.write_rollups({LAST_ERASURE_KEY: mark})

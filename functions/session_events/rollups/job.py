@@ -28,7 +28,7 @@ from session_events.ingest.config import Settings
 from session_events.read.settings import ReadSettings
 from session_events.rollups.compute import Plan, compute
 from session_events.rollups.documents import to_documents
-from session_events.rollups.recheck import recompute_changed_days
+from session_events.rollups.recheck import recompute_changed_days, unhandled_erasure
 from session_events.rollups.releases import ReleaseSettings, read_releases, write_release
 from session_events.rollups.weeks import due_weeks
 from session_events.runtime import open_store
@@ -66,9 +66,10 @@ def run_rollup(
         release_plan(releases)  # over the budget: BudgetExceeded, before anything is written
     swept = store.sweep_expired(now)
     plan = Plan(last_day=now.astimezone(UTC).date(), days=days)
+    erasure = unhandled_erasure(store)  # before any event is read
     events = list(store.events_between(plan.read_start, plan.read_end))
     store.write_rollups(to_documents(compute(events, plan)))
-    recomputed = recompute_changed_days(store, plan, events, stamp(now))
+    recomputed = recompute_changed_days(store, plan, events, erasure)
     released = release_due_weeks(store, releases, now) if releases is not None else []
     return JobResult(
         [day.isoformat() for day in plan.daily_days], len(events), swept, released, recomputed

@@ -6,9 +6,12 @@ compares, for every older day the operator can still view (`MAX_ROLLUP_DAYS`), t
 `events` in its row with the events stored for that day now (counted from the events the
 run read already, or by the store for days before them), and recomputes the rows that
 differ, that were written before the count was kept, or that are missing while the day
-has events. A count alone can hide an erasure (a late event of the same day makes it
-even), so after an erasure (`LAST_ERASURE_KEY` newer than the last run that did this) a
-run recomputes every older day that has a row or events, and records when it started.
+has events. A count alone can hide an erasure (a late event of the same day evens it),
+so every erasure writes a new mark (`LAST_ERASURE_KEY`: a time and a random token), and a
+run that finds a mark other than the one it handled last (`RECHECKED_KEY`), read before it
+reads any event, recomputes every older day that has a row or events, then records that
+mark as handled. A mark written after the run read it, late or out of order, differs from
+the one recorded, so the next run recomputes again: no clock is compared.
 Rows are written in groups of at most REWRITE_GROUP documents: each row is right on its
 own, so a run stopped between two groups leaves nothing that the next run does not find
 again (the erasure is marked handled only after the last group).
@@ -27,8 +30,15 @@ from session_events.stores.base import LAST_ERASURE_KEY, ReadStore
 from session_events.stores.readmodel import StoredEvent, day_start, stamp
 
 REWRITE_GROUP = 50
-# When the last run that recomputed every older day after an erasure started.
+# The erasure mark the last run that recomputed every older day had read before it began.
 RECHECKED_KEY = "erasure:rechecked"
+
+
+def unhandled_erasure(store: ReadStore) -> str | None:
+    """The erasure mark when no run has handled it yet; read it before reading events."""
+    marks = store.read_rollups([LAST_ERASURE_KEY, RECHECKED_KEY])
+    mark = marks.get(LAST_ERASURE_KEY)
+    return mark if mark is not None and mark != marks.get(RECHECKED_KEY) else None
 
 
 def older_days(plan: Plan) -> list[date]:
@@ -43,13 +53,17 @@ def _bounds(day: date) -> tuple[str, str]:
 
 
 def recompute_changed_days(
-    store: ReadStore, plan: Plan, window_events: Iterable[StoredEvent], started_at: str
+    store: ReadStore,
+    plan: Plan,
+    window_events: Iterable[StoredEvent],
+    erasure: str | None = None,
 ) -> list[str]:
     """Recompute and rewrite the rows of the older days that changed; the days rewritten.
 
     `window_events` are the events the run read for its whole window (`plan.read_start` on):
     the days they cover are counted and recomputed from them, without asking the store.
-    `started_at` is the run's start, before it read anything (the stored time text).
+    With `erasure` (from `unhandled_erasure`, read before the window's events), every older
+    day is recomputed and the mark is recorded as handled once all are written.
     """
     read_first = plan.last_day - timedelta(days=plan.read_days - 1)
     known: dict[str, list[StoredEvent]] = defaultdict(list)
@@ -66,8 +80,7 @@ def recompute_changed_days(
             return len(known[day.isoformat()])
         return store.count_between(*_bounds(day), None)
 
-    marks = store.read_rollups([LAST_ERASURE_KEY, RECHECKED_KEY])
-    erased = LAST_ERASURE_KEY in marks and marks[LAST_ERASURE_KEY] >= marks.get(RECHECKED_KEY, "")
+    erased = erasure is not None
     days = older_days(plan)
     written = read_written_daily(store, days)
     rewritten: list[str] = []
@@ -94,6 +107,6 @@ def recompute_changed_days(
             flush()
     if pending:
         flush()
-    if erased:
-        store.write_rollups({RECHECKED_KEY: started_at})
+    if erasure is not None:
+        store.write_rollups({RECHECKED_KEY: erasure})
     return rewritten
