@@ -28,8 +28,18 @@ def _git_repo(path: Path) -> Path:
     path.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=path, check=True)
     subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q",
-         "--allow-empty", "-m", "init"],
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "init",
+        ],
         cwd=path,
         check=True,
     )
@@ -52,7 +62,10 @@ def test_a_fresh_install_with_consent_off_marks_the_identity_and_writes_nothing(
 
 
 def test_a_fresh_install_with_consent_on_marks_the_identity_and_writes_nothing(
-    consent_on: Any, run_cli: Any, hook_json: Any, stub_server: Any,
+    consent_on: Any,
+    run_cli: Any,
+    hook_json: Any,
+    stub_server: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)
@@ -63,7 +76,10 @@ def test_a_fresh_install_with_consent_on_marks_the_identity_and_writes_nothing(
 
 
 def test_the_dry_run_event_is_the_next_real_one_field_for_field(
-    consent_on: Any, run_cli: Any, hook_json: Any, stub_server: Any,
+    consent_on: Any,
+    run_cli: Any,
+    hook_json: Any,
+    stub_server: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)

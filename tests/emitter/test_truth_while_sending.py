@@ -157,7 +157,11 @@ def test_log_piped_into_head_ends_quietly(home: Any) -> None:
     line = json.dumps({**record, "event": {"identity_hash": "a" * 64}}) + "\n"
     (home.state / "delivered.jsonl").write_text(line * 5000)
     done = subprocess.run(
-        ["bash", "-c", f"set -o pipefail; {sys.executable} -m session_event_emitter log -n 0 | head -1"],  # noqa: E501
+        [
+            "bash",
+            "-c",
+            f"set -o pipefail; {sys.executable} -m session_event_emitter log -n 0 | head -1",
+        ],
         capture_output=True,
         timeout=BOUND_S,
         env=dict(os.environ),

@@ -80,8 +80,14 @@ def run_hook(
     if not dry_run:
         why_not = _why_nothing_is_stored(settings)
         if why_not is not None:
-            # Consent off (or nowhere to send): touch nothing, open nothing.
+            # Consent off (or nowhere to send): touch nothing, open nothing, unless an "off"
+            # written into a config file left events from before it, to be deleted.
             diagnostics.debug(__name__, "nothing stored: %s", why_not)
+            if settings.off_written_in_a_config and _holds_anything(settings.home_dir):
+                # The sender deletes them, as `disable` would (the hook never waits on a lock).
+                from session_event_emitter.spawn import start_sender
+
+                (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
             return
     # Only now, with consent, load what building and storing an event needs.
     from session_event_emitter.event import (
@@ -129,6 +135,18 @@ def run_hook(
         # The sender records this for `status` too; parsing the URL here costs only debuggers.
         diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)
     (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
+
+
+def _holds_anything(home: str) -> bool:
+    """Whether the outbox or the dead letters hold a file (two directory reads)."""
+    for folder in ("outbox", "dead-letter"):
+        try:
+            with os.scandir(os.path.join(home, folder)) as entries:
+                if next(entries, None) is not None:
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 def _print_dry_run(

@@ -148,6 +148,17 @@ class Settings:
         return os.path.join(self.user_home_dir, ".ashlr")
 
     @property
+    def off_written_in_a_config(self) -> bool:
+        """Whether consent is off because a config file says "off" in so many words (this
+        emitter's or the original's; one that cannot be read does not count): what was
+        pending before that "off" may never be sent."""
+        if self.consent.enabled:
+            return False
+        own = os.path.join(self.home_dir, "config.json")
+        legacy = os.path.join(self.legacy_dir_path, "config.json")
+        return self.consent.source in (own, f"{own} (do_not_track)", legacy)
+
+    @property
     def endpoint(self) -> Endpoint | None:
         """Where events go; None when no URL is configured or the configured one is unusable."""
         return self._endpoint_or_problem()[0]

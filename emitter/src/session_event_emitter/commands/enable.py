@@ -28,6 +28,14 @@ def run(args: argparse.Namespace) -> int:
                 f"an unfinished `disable` finished first: {removed} pending event(s) and "
                 f"{dead} dead letter(s) deleted"
             )
+        elif Settings.load(url=args.url).off_written_in_a_config:
+            # An "off" written by hand withdrew consent: nothing from before it is sent.
+            removed, dead = gate.finish_withdrawal(settings.home)
+            if removed or dead:
+                out(
+                    f"telemetry was off ({settings.consent.source}): {removed} pending "
+                    f"event(s) and {dead} dead letter(s) from before it deleted"
+                )
         record(settings, **values)
     after = Settings.load(url=args.url)
     out(f"telemetry on (recorded in {settings.config_path})")

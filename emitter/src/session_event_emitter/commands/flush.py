@@ -20,8 +20,12 @@ def run(args: argparse.Namespace) -> int:
     from session_event_emitter.send import deadline, delivery  # requests: only when flushing
 
     settings = Settings.load(url=args.url, sender_deadline=args.deadline)
-    if not settings.consent.enabled:
+    if not settings.consent.enabled and not settings.off_written_in_a_config:
         err(f"telemetry is off ({settings.consent.source}); nothing sent")
+        return 0
+    if settings.off_written_in_a_config:  # what was pending before that "off" is deleted
+        report = delivery.deliver(settings, delivery.Policy(deadline=settings.sender_deadline))
+        out(f"{report.detail}; nothing sent")
         return 0
     if settings.endpoint is None:
         err(

@@ -50,7 +50,13 @@ from session_event_emitter.send.answers import (
     read_batch,
     read_single,
 )
-from session_event_emitter.send.gate import request_gate, sender_lock, withdrawal_pending
+from session_event_emitter.send.gate import (
+    consent_change,
+    finish_withdrawal,
+    request_gate,
+    sender_lock,
+    withdrawal_pending,
+)
 from session_event_emitter.send.transport import Answer, Transport, Unreachable
 from session_event_emitter.settings import Settings
 
@@ -203,6 +209,8 @@ class Delivery:
         return self.report
 
     def _run_holding_lock(self) -> Report:
+        if self.load().off_written_in_a_config:
+            return self._withdraw()
         # Overwritten at the end; if the run ends first, `status` reads it as cut short.
         self._record_run(audit.running_record(self.remaining()))
         self.outbox.enforce_limits()
@@ -221,6 +229,24 @@ class Delivery:
         self._name_the_disk(detail)
         self._record_run(self.report.as_record())
         self._name_the_disk(detail)  # the record itself may be what the disk refused
+        return self.report
+
+    def _withdraw(self) -> Report:
+        """An "off" written into a config file: delete what was pending and dead-lettered
+        before it, as `disable` does, and send nothing."""
+        with consent_change(self.home):
+            settings = self.load()
+            removed = dead = 0
+            if settings.off_written_in_a_config:
+                removed, dead = finish_withdrawal(self.home)
+        self.report.outcome = "consent_off"
+        self.report.detail = f"telemetry is off ({settings.consent.source})"
+        if removed or dead:
+            self.report.detail += (
+                f": {removed} pending event(s) and {dead} dead letter(s) from before it deleted"
+            )
+        self.report.remaining = self.outbox.depth().events
+        self._record_run(self.report.as_record())
         return self.report
 
     def _name_the_disk(self, detail: str) -> None:
@@ -457,7 +483,7 @@ def deliver(
     `on_wait` hears of a running delivery this one waits for (``flush``).
     """
     policy = policy or Policy(deadline=settings.sender_deadline)
-    if not settings.consent.enabled:
+    if not settings.consent.enabled and not settings.off_written_in_a_config:
         return Report(outcome="consent_off", detail=settings.consent.source)
     with Transport(settings.ingest_token) as transport:
         return Delivery(

@@ -11,6 +11,10 @@
   puts back outlives a ``disable`` that runs beside it. The hook takes no lock (it must
   never wait): it reads consent again after it stored its event and takes the event back
   if consent went off, and ``disable`` records "off" before it empties the outbox.
+- An "off" written into a config file by hand (this emitter's or the original's) withdraws
+  consent as ``disable`` does: the next sender run (a hook that finds it with events left
+  starts one; ``flush``) or ``enable`` deletes what was pending and dead-lettered before
+  it, under `consent_change`, once it has read that "off" again there.
 - ``disable-pending``: made by ``disable`` before it records "off", removed once it has
   emptied the outbox. While it is there no request starts, and whichever command takes
   the lock next (``disable``, ``enable``, ``retry-dead``) first does what the interrupted
