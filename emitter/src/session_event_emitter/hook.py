@@ -138,11 +138,12 @@ def run_hook(
 
 
 def _holds_anything(home: str) -> bool:
-    """Whether the outbox or the dead letters hold a file (two directory reads)."""
-    for folder in ("outbox", "dead-letter"):
+    """Whether the outbox, the dead letters put back or not, or the refs of running
+    sessions hold an entry (a few directory reads)."""
+    for folder in ("outbox", "retried", "dead-letter", "session-refs"):
         try:
             with os.scandir(os.path.join(home, folder)) as entries:
-                if next(entries, None) is not None:
+                if any(entry.name.endswith(".json") for entry in entries):
                     return True
         except OSError:
             pass

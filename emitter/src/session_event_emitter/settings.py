@@ -69,6 +69,7 @@ class Settings:
         "github_login",
         "home_dir",
         "ingest_token",
+        "off_written_in_a_config",
         "retry_base_delay",
         "sender_deadline",
         "url",
@@ -92,6 +93,7 @@ class Settings:
         retry_base_delay: float,
         warnings: tuple[str, ...] = (),
         url_exact_single: bool = False,
+        off_written_in_a_config: bool = False,
     ) -> None:
         self.home_dir: str = os.fspath(home)
         self.user_home_dir: str = os.fspath(user_home)
@@ -105,6 +107,10 @@ class Settings:
         self.sender_deadline = sender_deadline
         self.retry_base_delay = retry_base_delay
         self.warnings = warnings
+        # A config file says "off" in so many words (this emitter's or the original's; one
+        # that cannot be read does not count), whatever the environment says: consent is
+        # withdrawn, and what was pending before it may never be sent.
+        self.off_written_in_a_config = off_written_in_a_config
 
     def _fields(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -146,17 +152,6 @@ class Settings:
     def legacy_dir_path(self) -> str:
         """``legacy_dir`` as a string (no pathlib)."""
         return os.path.join(self.user_home_dir, ".ashlr")
-
-    @property
-    def off_written_in_a_config(self) -> bool:
-        """Whether consent is off because a config file says "off" in so many words (this
-        emitter's or the original's; one that cannot be read does not count): what was
-        pending before that "off" may never be sent."""
-        if self.consent.enabled:
-            return False
-        own = os.path.join(self.home_dir, "config.json")
-        legacy = os.path.join(self.legacy_dir_path, "config.json")
-        return self.consent.source in (own, f"{own} (do_not_track)", legacy)
 
     @property
     def endpoint(self) -> Endpoint | None:
@@ -210,6 +205,13 @@ class Settings:
         )
         config = own_config or {}
         chosen_url, url_source, exact_single = _resolve_url(env, config, url)
+        in_files = resolve_consent(
+            {},
+            own_config,
+            legacy_config,
+            config_name=config_name,
+            legacy_config_name=legacy_config_name,
+        )
         return cls(
             home=home,
             user_home=user_home,
@@ -217,6 +219,9 @@ class Settings:
             url=chosen_url,
             url_source=url_source,
             url_exact_single=exact_single,
+            off_written_in_a_config=not in_files.enabled
+            and in_files.source
+            in (config_name, f"{config_name} (do_not_track)", legacy_config_name),
             github_login=_resolve_login(env, config, warnings),
             discovery_refs=_resolve_refs(config, warnings),
             ingest_token=_first_text(

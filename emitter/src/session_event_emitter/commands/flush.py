@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
         err(f"telemetry is off ({settings.consent.source}); nothing sent")
         return 0
     if settings.off_written_in_a_config:  # what was pending before that "off" is deleted
-        report = delivery.deliver(settings, delivery.Policy(deadline=settings.sender_deadline))
+        policy = delivery.Policy(deadline=settings.sender_deadline, wait_for_lock=True)
+        report = delivery.deliver(settings, policy)
         out(f"{report.detail}; nothing sent")
         return 0
     if settings.endpoint is None:

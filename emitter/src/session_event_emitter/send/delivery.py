@@ -222,6 +222,8 @@ class Delivery:
         try:
             self._drain()
         except _Stop as stop:
+            if stop.outcome == "consent_off" and self.load().off_written_in_a_config:
+                return self._withdraw()  # written while this run was sending
             self.report.outcome, self.report.detail = stop.outcome, stop.detail
         self.report.remaining = self.outbox.depth().events
         self._conclude()
