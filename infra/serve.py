@@ -11,6 +11,7 @@ usage: python infra/serve.py [--host 127.0.0.1] [--port 8080]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import http.client
 import os
@@ -83,6 +84,9 @@ def start(
         env=dict(os.environ if env is None else env),
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
+        # A process group of its own (the framework's master and its worker): `stop` ends
+        # the whole group, so no worker outlives its master, whatever signal came first.
+        start_new_session=True,
     )
 
 
@@ -99,9 +103,7 @@ def answers(url: str) -> bool:
         connection.close()
 
 
-def wait_serving(
-    url: str, process: Server, bound_s: float = START_BOUND_S
-) -> None:
+def wait_serving(url: str, process: Server, bound_s: float = START_BOUND_S) -> None:
     """Return once `url`/healthz answers 200; RuntimeError if the server ends or never does."""
     ends = time.monotonic() + bound_s
     while time.monotonic() < ends:
@@ -114,14 +116,29 @@ def wait_serving(
 
 
 def stop(process: Server) -> None:
-    """TERM, then KILL after 10 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """TERM to the server's whole process group, then KILL to whatever is left of it after
+    10 s (a worker whose master has already gone included)."""
+    _signal_group(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    ends = time.monotonic() + 5
+    while _group_alive(process.pid) and time.monotonic() < ends:
+        time.sleep(0.05)
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

@@ -40,8 +40,15 @@ class Demo:
 
 def start_demo(port: int, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        ["make", "--no-print-directory", "-C", str(ROOT), "demo", f"PORT={port}",
-         f"DEMO_FLAGS={' '.join(flags)}"],
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT),
+            "demo",
+            f"PORT={port}",
+            f"DEMO_FLAGS={' '.join(flags)}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -76,15 +83,41 @@ def interrupt(process: subprocess.Popen[str]) -> str:
         raise
 
 
+def processes_of(folder: str) -> list[int]:
+    """The processes whose environment names `folder` (the demo's data): its function's."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                if folder.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # ended meanwhile, or another user's
+    return found
+
+
+def all_gone(folder: str, bound_s: float = 15.0) -> bool:
+    ends = time.monotonic() + bound_s
+    while processes_of(folder) and time.monotonic() < ends:
+        time.sleep(0.1)
+    return processes_of(folder) == []
+
+
 @pytest.fixture
 def demo() -> Iterator[Demo]:
     port = free_port()
     process = start_demo(port, "--identities", str(IDENTITIES), "--weeks", str(WEEKS))
+    started: Demo | None = None
     try:
-        yield Demo(process, port, read_until(process, "Ctrl-C"))
+        started = Demo(process, port, read_until(process, "Ctrl-C"))
+        yield started
     finally:
         if process.poll() is None:
             interrupt(process)
+    # Ctrl-C stops everything it started: no process of it is left (its function's master
+    # and worker included), whichever test ran.
+    folder = re.search(r"\(SQLite in (\S+)\)", started.text)
+    assert folder is not None and all_gone(folder[1]), f"left running: {processes_of(folder[1])}"
 
 
 def get(url: str, password: str | None = None) -> tuple[int, str, bytes]:
@@ -119,9 +152,7 @@ def test_the_viewer_url_and_token_it_prints_open_the_history_it_sent(demo: Demo)
     sent = int(printed(demo, r"sent (\d+) sessions"))
     answer = json.loads(get(f"{base}/admin/sessions?days={WEEKS * 7 + 1}&limit=1", token)[2])
     assert answer["total_count_in_window"] == sent > IDENTITIES
-    identities = {
-        row["identity"] for row in _all_sessions(base, token, WEEKS * 7 + 1)
-    }
+    identities = {row["identity"] for row in _all_sessions(base, token, WEEKS * 7 + 1)}
     assert len(identities) == IDENTITIES
     daily = json.loads(get(f"{base}/admin/rollups?kind=daily", token)[2])
     assert sum(1 for row in daily["rows"] if row.get("sessions")) >= WEEKS * 5
