@@ -21,7 +21,6 @@ import os
 import random
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import uuid
@@ -79,9 +78,7 @@ def _version_at(days_ago: float, lag: int, span_days: int) -> str:
     return usable[-1] if usable else VERSIONS[0]
 
 
-def history(
-    identities: int, weeks: int, seed: int, now: datetime
-) -> Iterator[dict[str, object]]:
+def history(identities: int, weeks: int, seed: int, now: datetime) -> Iterator[dict[str, object]]:
     """Events of `identities` installs over the last `weeks` weeks, oldest install first."""
     rng = random.Random(seed)
     span_days = weeks * 7
@@ -204,10 +201,6 @@ def _say(text: str = "", stream: IO[str] = sys.stdout) -> None:
     print(text, file=stream, flush=True)
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8080)
@@ -222,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     except serve.PortTaken as taken:
         _say(f"session-events demo: {taken}", sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, _terminate)
+    serve.exit_on_stop_signals()
     folder = Path(tempfile.mkdtemp(prefix="session-events-demo-"))
     read_token, job_token = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     log_path = folder / "function.log"

@@ -128,6 +128,14 @@ def stop(process: Server) -> None:
     process.wait()
 
 
+def exit_on_stop_signals() -> None:
+    """Ctrl-C or TERM ends this process through its `finally` blocks: the first raises
+    SystemExit, any later one is ignored (make passes a TERM on), so none can cut the
+    server's `stop` short and leave it running."""
+    signal.signal(signal.SIGINT, _terminate)
+    signal.signal(signal.SIGTERM, _terminate)
+
+
 def _signal_group(group: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signum)
@@ -142,6 +150,8 @@ def _group_alive(group: int) -> bool:
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
+    for later in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(later, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
@@ -156,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     except PortTaken as taken:
         print(f"session-events: {taken}", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_stop_signals()
     process = start(args.host, args.port)
     try:
         url = local_url(args.host, args.port)
