@@ -209,7 +209,7 @@ class Delivery:
         return self.report
 
     def _run_holding_lock(self) -> Report:
-        if self.load().off_written_in_a_config:
+        if self._withdrawn_by_hand():
             return self._withdraw()
         # Overwritten at the end; if the run ends first, `status` reads it as cut short.
         self._record_run(audit.running_record(self.remaining()))
@@ -222,7 +222,7 @@ class Delivery:
         try:
             self._drain()
         except _Stop as stop:
-            if stop.outcome == "consent_off" and self.load().off_written_in_a_config:
+            if stop.outcome == "consent_off" and self._withdrawn_by_hand():
                 return self._withdraw()  # written while this run was sending
             self.report.outcome, self.report.detail = stop.outcome, stop.detail
         self.report.remaining = self.outbox.depth().events
@@ -233,13 +233,19 @@ class Delivery:
         self._name_the_disk(detail)  # the record itself may be what the disk refused
         return self.report
 
+    def _withdrawn_by_hand(self, settings: Settings | None = None) -> bool:
+        """An "off" in a config file that no `disable` is handling (a `disable` under way
+        deletes, and counts, what was pending itself)."""
+        settings = settings or self.load()
+        return settings.off_written_in_a_config and not withdrawal_pending(self.home)
+
     def _withdraw(self) -> Report:
         """An "off" written into a config file: delete what was pending and dead-lettered
         before it, as `disable` does, and send nothing."""
         with consent_change(self.home):
             settings = self.load()
             removed = dead = 0
-            if settings.off_written_in_a_config:
+            if self._withdrawn_by_hand(settings):
                 removed, dead = finish_withdrawal(self.home)
         self.report.outcome = "consent_off"
         self.report.detail = f"telemetry is off ({settings.consent.source})"
