@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliRunner, Home
 
 from session_event_emitter.outbox import Outbox
 
 WAIT_S = 15.0  # the test's senders have a 2 s deadline
 
 
-def _queue(home: Home, pending: int, dead: int) -> None:
+def _queue(home: Any, pending: int, dead: int) -> None:
     outbox = Outbox(home.state)
     for n in range(pending + dead):
         key = f"{n:064x}"
@@ -27,7 +26,7 @@ def _queue(home: Home, pending: int, dead: int) -> None:
     assert (len(home.outbox_files()), _dead(home)) == (pending, dead)
 
 
-def _dead(home: Home) -> int:
+def _dead(home: Any) -> int:
     return len(list(home.dead_letter.glob("*.json"))) if home.dead_letter.is_dir() else 0
 
 
@@ -45,7 +44,7 @@ def _eventually(check: Callable[[], bool]) -> bool:
     return check()
 
 
-OFFS: dict[str, Callable[[Home, str], None]] = {
+OFFS: dict[str, Callable[[Any, str], None]] = {
     "our config says off": lambda home, url: _write(
         home.state / "config.json", {"telemetry": "off", "url": url}
     ),
@@ -60,11 +59,11 @@ OFFS: dict[str, Callable[[Home, str], None]] = {
 
 @pytest.mark.parametrize("write_off", OFFS.values(), ids=OFFS.keys())
 def test_after_an_off_written_by_hand_a_hook_deletes_what_was_pending_and_a_later_on_sends_none(
-    home: Home,
-    run_cli: CliRunner,
+    home: Any,
+    run_cli: Any,
     stub_server: Any,
     hook_json: Callable[..., bytes],
-    write_off: Callable[[Home, str], None],
+    write_off: Callable[[Any, str], None],
 ) -> None:
     assert run_cli("enable", "--url", stub_server.url).returncode == 0
     _queue(home, pending=3, dead=2)
@@ -83,7 +82,7 @@ def test_after_an_off_written_by_hand_a_hook_deletes_what_was_pending_and_a_late
 
 
 def test_enable_after_an_off_written_by_hand_deletes_what_was_pending_before_it(
-    home: Home, run_cli: CliRunner, stub_server: Any
+    home: Any, run_cli: Any, stub_server: Any
 ) -> None:
     assert run_cli("enable", "--url", stub_server.url).returncode == 0
     _queue(home, pending=2, dead=1)
@@ -97,7 +96,7 @@ def test_enable_after_an_off_written_by_hand_deletes_what_was_pending_before_it(
 
 
 def test_flush_after_an_off_written_by_hand_deletes_and_says_so(
-    home: Home, run_cli: CliRunner, stub_server: Any
+    home: Any, run_cli: Any, stub_server: Any
 ) -> None:
     assert run_cli("enable", "--url", stub_server.url).returncode == 0
     _queue(home, pending=2, dead=0)
@@ -115,8 +114,8 @@ UNSURE = {
 
 @pytest.mark.parametrize(("where", "text"), UNSURE.values(), ids=UNSURE.keys())
 def test_a_config_that_cannot_be_read_sends_nothing_and_deletes_nothing(
-    home: Home,
-    run_cli: CliRunner,
+    home: Any,
+    run_cli: Any,
     stub_server: Any,
     hook_json: Callable[..., bytes],
     where: str,

@@ -15,8 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from conftest import Home
-
 from session_event_emitter import refs
 from session_event_emitter.hook import run_hook
 from session_event_emitter.identity import session_id_hash
@@ -30,11 +28,11 @@ def _write(path: Path, value: dict[str, object]) -> None:
     path.write_text(json.dumps(value))
 
 
-def _config(home: Home, telemetry: str, url: str) -> None:
+def _config(home: Any, telemetry: str, url: str) -> None:
     _write(home.state / "config.json", {"telemetry": telemetry, "url": url})
 
 
-def _queue(home: Home, n: int) -> None:
+def _queue(home: Any, n: int) -> None:
     outbox = Outbox(home.state)
     for i in range(n):
         key = f"{i:064x}"
@@ -58,9 +56,9 @@ def _flush() -> delivery.Report:
 
 
 def test_off_written_while_a_sender_is_mid_batch_is_not_undone_by_a_later_on(
-    home: Home, stub_server: Any
+    home: Any, stub_server: Any
 ) -> None:
-    """"off" is written while a sender is mid-request, and a session ends then (its sender
+    """ "off" is written while a sender is mid-request, and a session ends then (its sender
     finds the first one running): the running sender withdraws when it next reads consent."""
     _config(home, "on", stub_server.url)
     _queue(home, 2)
@@ -86,7 +84,7 @@ def test_off_written_while_a_sender_is_mid_batch_is_not_undone_by_a_later_on(
 
 
 def test_refs_recorded_before_an_off_are_not_sent_after_a_later_on(
-    home: Home, stub_server: Any
+    home: Any, stub_server: Any
 ) -> None:
     """Only refs of a running session are held (no pending event): the hook run while it is
     off still has them deleted, so that session's event does not carry them after "on"."""
@@ -103,7 +101,7 @@ def test_refs_recorded_before_an_off_are_not_sent_after_a_later_on(
 
 
 def test_dead_letters_put_back_before_an_off_are_not_sent_after_a_later_on(
-    home: Home, stub_server: Any
+    home: Any, stub_server: Any
 ) -> None:
     """Dead letters that `retry-dead` put back wait in retried/: the hook run while it is off
     has them deleted too."""
@@ -124,7 +122,7 @@ def test_dead_letters_put_back_before_an_off_are_not_sent_after_a_later_on(
 
 
 def test_enable_from_a_shell_with_do_not_track_still_withdraws_a_config_off(
-    home: Home, stub_server: Any, monkeypatch: Any
+    home: Any, stub_server: Any, monkeypatch: Any
 ) -> None:
     """The config's "off" counts whatever the shell says: `enable` run with DO_NOT_TRACK=1
     (which then names itself as the source) still deletes what was pending before it."""
