@@ -81,29 +81,20 @@ def test_after_an_off_written_by_hand_a_hook_deletes_what_was_pending_and_a_late
     assert stub_server.events == []
 
 
-def test_enable_after_an_off_written_by_hand_deletes_what_was_pending_before_it(
-    home: Any, run_cli: Any, stub_server: Any
+@pytest.mark.parametrize("command", ["enable", "flush"])
+def test_enable_or_flush_after_an_off_written_by_hand_deletes_what_was_pending_and_says_so(
+    home: Any, run_cli: Any, stub_server: Any, command: str
 ) -> None:
     assert run_cli("enable", "--url", stub_server.url).returncode == 0
     _queue(home, pending=2, dead=1)
     _write(home.state / "config.json", {"telemetry": "off", "url": stub_server.url})
 
-    done = run_cli("enable", "--url", stub_server.url)
+    done = run_cli(command, "--url", stub_server.url)
     assert done.returncode == 0, done.stderr
     assert b"2 pending event(s) and 1 dead letter(s) from before it deleted" in done.stdout
+    assert home.outbox_files() == [] and _dead(home) == 0
     assert run_cli("flush").returncode == 0
     assert stub_server.events == []
-
-
-def test_flush_after_an_off_written_by_hand_deletes_and_says_so(
-    home: Any, run_cli: Any, stub_server: Any
-) -> None:
-    assert run_cli("enable", "--url", stub_server.url).returncode == 0
-    _queue(home, pending=2, dead=0)
-    _write(home.state / "config.json", {"telemetry": "off", "url": stub_server.url})
-    done = run_cli("flush")
-    assert b"2 pending event(s) and 0 dead letter(s) from before it deleted" in done.stdout
-    assert home.outbox_files() == [] and stub_server.events == []
 
 
 UNSURE = {

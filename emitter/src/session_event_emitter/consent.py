@@ -114,6 +114,22 @@ def do_not_track(env: Mapping[str, str]) -> bool:
     return env.get("DO_NOT_TRACK", "").strip().lower() in DO_NOT_TRACK_WORDS
 
 
+def config_says_off(
+    config: Mapping[str, object] | None, legacy_config: Mapping[str, object] | None
+) -> bool:
+    """Whether this emitter's config or the original's says "off" in so many words (one
+    that could not be read, None, does not: it may not have said it)."""
+    own = config or {}
+    return (
+        parse_switch(own.get("do_not_track")) is True
+        or parse_switch(own.get("telemetry")) is False
+        or (
+            legacy_config is not None
+            and original_config_switch(legacy_config.get("telemetry")) is False
+        )
+    )
+
+
 def resolve_consent(
     env: Mapping[str, str],
     config: Mapping[str, object] | None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from session_event_emitter.consent import Consent, resolve_consent
+from session_event_emitter.consent import Consent, config_says_off, resolve_consent
 from session_event_emitter.fsutil import read_json_config
 from session_event_emitter.jstext import has_control_character, js_trim
 from session_event_emitter.limits import is_finite
@@ -205,13 +205,6 @@ class Settings:
         )
         config = own_config or {}
         chosen_url, url_source, exact_single = _resolve_url(env, config, url)
-        in_files = resolve_consent(
-            {},
-            own_config,
-            legacy_config,
-            config_name=config_name,
-            legacy_config_name=legacy_config_name,
-        )
         return cls(
             home=home,
             user_home=user_home,
@@ -219,9 +212,9 @@ class Settings:
             url=chosen_url,
             url_source=url_source,
             url_exact_single=exact_single,
-            off_written_in_a_config=not in_files.enabled
-            and in_files.source
-            in (config_name, f"{config_name} (do_not_track)", legacy_config_name),
+            # Any "off" wins, so consent on means no config says off: asked only when off.
+            off_written_in_a_config=not consent.enabled
+            and config_says_off(own_config, legacy_config),
             github_login=_resolve_login(env, config, warnings),
             discovery_refs=_resolve_refs(config, warnings),
             ingest_token=_first_text(

@@ -45,9 +45,14 @@ class Plan:
         return max(self.days, *VERSION_WINDOWS.values(), REF_WINDOW[1])
 
     @property
+    def read_first_day(self) -> date:
+        """The first day of the events one run reads."""
+        return self.last_day - timedelta(days=self.read_days - 1)
+
+    @property
     def read_start(self) -> str:
         """Inclusive lower bound of `ended_at` (stored text form)."""
-        return stamp(day_start(self.last_day - timedelta(days=self.read_days - 1)))
+        return stamp(day_start(self.read_first_day))
 
     @property
     def read_end(self) -> str:

@@ -27,7 +27,7 @@ from session_events.read.settings import MAX_ROLLUP_DAYS
 from session_events.rollups.compute import DailyRow, Plan, daily_rows
 from session_events.rollups.documents import daily_documents, read_written_daily
 from session_events.stores.base import LAST_ERASURE_KEY, ReadStore
-from session_events.stores.readmodel import StoredEvent, day_start, stamp
+from session_events.stores.readmodel import StoredEvent, day_start, days_back, stamp
 
 REWRITE_GROUP = 50
 # The erasure mark the last run that recomputed every older day had read before it began.
@@ -43,9 +43,7 @@ def unhandled_erasure(store: ReadStore) -> str | None:
 
 def older_days(plan: Plan) -> list[date]:
     """The days the operator can view that the window does not recompute, oldest first."""
-    first_in_window = plan.daily_days[0]
-    first_viewed = plan.last_day - timedelta(days=MAX_ROLLUP_DAYS - 1)
-    return [first_viewed + timedelta(days=n) for n in range((first_in_window - first_viewed).days)]
+    return days_back(plan.daily_days[0] - timedelta(days=1), MAX_ROLLUP_DAYS - plan.days)
 
 
 def _bounds(day: date) -> tuple[str, str]:
@@ -65,7 +63,7 @@ def recompute_changed_days(
     With `erasure` (from `unhandled_erasure`, read before the window's events), every older
     day is recomputed and the mark is recorded as handled once all are written.
     """
-    read_first = plan.last_day - timedelta(days=plan.read_days - 1)
+    read_first = plan.read_first_day
     known: dict[str, list[StoredEvent]] = defaultdict(list)
     for event in window_events:
         known[event.day].append(event)
@@ -80,7 +78,6 @@ def recompute_changed_days(
             return len(known[day.isoformat()])
         return store.count_between(*_bounds(day), None)
 
-    erased = erasure is not None
     days = older_days(plan)
     written = read_written_daily(store, days)
     rewritten: list[str] = []
@@ -93,7 +90,9 @@ def recompute_changed_days(
 
     for day in days:
         row = written.get(day.isoformat())
-        if erased:  # a count can hide an erasure (a late event of the same day evens it)
+        if (
+            erasure is not None
+        ):  # a count can hide an erasure (a late event of the same day evens it)
             events = events_of(day)
             if row is None and not events:
                 continue

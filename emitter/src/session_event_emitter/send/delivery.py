@@ -209,12 +209,13 @@ class Delivery:
         return self.report
 
     def _run_holding_lock(self) -> Report:
-        if self._withdrawn_by_hand():
+        settings = self.load()
+        if self._withdrawn_by_hand(settings):
             return self._withdraw()
         # Overwritten at the end; if the run ends first, `status` reads it as cut short.
         self._record_run(audit.running_record(self.remaining()))
         self.outbox.enforce_limits()
-        endpoint = self.load().endpoint
+        endpoint = settings.endpoint
         if endpoint is not None and (
             endpoint.batch is None or modes.single_only(self.home, endpoint.batch)
         ):
