@@ -20,6 +20,7 @@ VENV_BIN = REPO / ".venv" / "bin"
 PYTHON = VENV_BIN / "python"
 FUNCTION_SOURCE = REPO / "functions" / "main.py"
 NOOP_SOURCE = Path(__file__).resolve().parent / "noop_function.py"
+FLOOR_SOURCE = Path(__file__).resolve().parent / "sqlite_floor_function.py"
 FIXTURE_EVENT: dict[str, Any] = json.loads((REPO / "tests" / "fixtures" / "event.json").read_text())
 
 

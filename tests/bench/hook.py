@@ -8,7 +8,9 @@ hook's console script pays it), ``python -S -c pass`` (without site), and a scri
 posts synchronously with a 500 ms timeout (what the original emitter did).
 
 ``ref`` (``session-event-emit ref REF...``, which a PostToolUse hook runs after every tool
-call) is timed in the same rounds: it touches no network, so it is one figure.
+call) is timed in the same rounds: it touches no network, so it is one figure. So is the
+hook of a machine that has been offline for weeks (``hook_full_outbox``: the refused
+server, with the outbox at its bound of 1,000 pending events).
 
 The sender a hook starts takes a few hundred milliseconds of CPU (it loads an HTTP
 client); each command is timed only once the senders of earlier runs have ended, so no
@@ -18,6 +20,7 @@ figure, the baselines included, is measured beside one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -27,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import emitter_venv
-from common import clean_env, median, paired_ratio, percentile
+from common import clean_env, event, median, paired_ratio, percentile
 from servers import hanging_server, refused_port, serve
+
+from session_event_emitter.outbox import OutboxLimits
 
 SYNC_POST = Path(__file__).resolve().parent / "sync_post.py"
 CASES = ("ok", "refused", "hanging")
@@ -65,6 +70,21 @@ def _plugin(directory: Path) -> Path:
     manifest.parent.mkdir(parents=True)
     manifest.write_text(json.dumps({"name": "bench-plugin", "version": "1.4.2"}))
     return manifest.parents[1]
+
+
+def _full_outbox(state: Path) -> Path:
+    """A state folder whose outbox holds as many pending events as it may keep."""
+    outbox = state / "outbox"
+    outbox.mkdir(parents=True, mode=0o700)
+    moment = time.time() - 3600
+    for n in range(OutboxLimits().max_events):
+        key = hashlib.sha256(f"pending-{n}".encode()).hexdigest()
+        envelope = {"v": 1, "enqueued_at": moment + n, "event": event(session_id_hash=key)}
+        path = outbox / f"{key}.json"
+        path.write_text(json.dumps(envelope, sort_keys=True))
+        path.chmod(0o600)
+        os.utime(path, (moment + n, moment + n))
+    return state
 
 
 def _senders_running(marker: bytes) -> bool | None:
@@ -137,7 +157,14 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
     """Median wall times of the hook and of its baselines against each kind of server."""
     bin_dir = emitter_venv.prepare()
     python, hook = bin_dir / "python", bin_dir / "session-event-emit"
-    names = ("hook", "hook_sync_baseline", "ref", "python_startup", "python_startup_nosite")
+    names = (
+        "hook",
+        "hook_sync_baseline",
+        "ref",
+        "hook_full_outbox",
+        "python_startup",
+        "python_startup_nosite",
+    )
     samples: dict[str, dict[str, list[float]]] = {name: {c: [] for c in CASES} for name in names}
     cpu: dict[str, dict[str, list[float]]] = {name: {c: [] for c in CASES} for name in names}
     with contextlib.ExitStack() as stack:
@@ -153,6 +180,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
         user_home.mkdir()
         base_env = clean_env(HOME=str(user_home), CLAUDE_PLUGIN_ROOT=str(_plugin(tmp)))
         repo = _git_repository(tmp, base_env)
+        full_state = _full_outbox(tmp / "state-full")
         for round_no in range(rounds):
             for case in CASES:
                 hook_input = json.dumps(
@@ -172,15 +200,20 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
                 }
                 sync_post = [str(python), str(SYNC_POST), urls[case]]
                 commands = [
-                    ("hook", [str(hook)], hook_input),
-                    ("ref", [str(hook), "ref", "owner-repo", "docs:setup"], hook_input),
-                    ("python_startup", [str(python), "-c", "pass"], b""),
-                    ("hook_sync_baseline", sync_post, hook_input),
-                    ("python_startup_nosite", [str(python), "-S", "-c", "pass"], b""),
+                    ("hook", [str(hook)], hook_input, env),
+                    ("ref", [str(hook), "ref", "owner-repo", "docs:setup"], hook_input, env),
+                    ("python_startup", [str(python), "-c", "pass"], b"", env),
+                    ("hook_sync_baseline", sync_post, hook_input, env),
+                    ("python_startup_nosite", [str(python), "-S", "-c", "pass"], b"", env),
                 ]
-                for name, command, stdin in commands if round_no % 2 == 0 else commands[::-1]:
+                if case == "refused":
+                    full_env = {**env, "SESSION_EVENTS_HOME": str(full_state)}
+                    commands.insert(1, ("hook_full_outbox", [str(hook)], hook_input, full_env))
+                for name, command, stdin, run_env in (
+                    commands if round_no % 2 == 0 else commands[::-1]
+                ):
                     _wait_for_senders(marker)
-                    wall, cpu_ms = _timed(command, stdin, env)
+                    wall, cpu_ms = _timed(command, stdin, run_env)
                     samples[name][case].append(wall)
                     cpu[name][case].append(cpu_ms)
         # Senders still waiting on the hanging socket end at their deadline; wait them out
@@ -192,6 +225,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
             + "  ".join(
                 f"{case} {median(v):6.1f} ms (cpu {median(cpu[name][case]):5.1f})"
                 for case, v in samples[name].items()
+                if v
             )
         )
     pooled = {
@@ -213,6 +247,16 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
         figures["hook"][case]["cpu_ratio_to_startup"] = round(
             paired_ratio(cpu["hook"][case], cpu["python_startup"][case]), 3
         )
+    full = _stats(samples["hook_full_outbox"]["refused"], cpu["hook_full_outbox"]["refused"])
+    full["pending"] = OutboxLimits().max_events
+    full["ratio_to_startup"] = round(
+        paired_ratio(samples["hook_full_outbox"]["refused"], samples["python_startup"]["refused"]),
+        3,
+    )
+    full["cpu_ratio_to_startup"] = round(
+        paired_ratio(cpu["hook_full_outbox"]["refused"], cpu["python_startup"]["refused"]), 3
+    )
+    figures["hook_full_outbox"] = full
     all_startups = [v for case in CASES for v in samples["python_startup"][case]]
     all_refs = [v for case in CASES for v in samples["ref"][case]]
     return figures | {

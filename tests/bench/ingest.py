@@ -134,14 +134,16 @@ def _summary(runs: list[LoadResult], cpu_us: list[float] | None = None) -> dict[
 def throughput(
     *, levels: tuple[int, ...], rounds: int, duration_s: float, max_requests: int
 ) -> dict[str, Any]:
-    """ingest/noop at each concurrency level, plus 100-event batches at c=8, interleaved."""
+    """ingest/noop at each concurrency level, the SQLite floor and 100-event batches at c=8,
+    interleaved."""
     raw: dict[str, dict[str, list[LoadResult]]] = {
         "ingest": {f"c{c}": [] for c in levels},
         "noop": {f"c{c}": [] for c in levels},
+        "floor": {"c8": []},
         "batch": {"c8": []},
     }
     cpu: dict[str, dict[str, list[float]]] = {
-        name: {f"c{c}": [] for c in levels} for name in ("ingest", "noop")
+        name: {level: [] for level in raw[name]} for name in ("ingest", "noop", "floor")
     }
     with contextlib.ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
@@ -150,12 +152,16 @@ def throughput(
                 serve("function", data / "function", SESSION_EVENTS_JOB_TOKEN=JOB_TOKEN)
             ),
             "noop": stack.enter_context(serve("noop", data / "noop")),
+            "floor": stack.enter_context(serve("floor", data / "floor")),
         }
         indexes = run_read_side(servers["ingest"], data / "function")
         print(f"  the function's database after its rollup job: indexes {', '.join(indexes)}")
         for round_no in range(rounds):
             for level in levels:
-                for name in ("ingest", "noop") if round_no % 2 == 0 else ("noop", "ingest"):
+                names = ["ingest", "noop"] + (["floor"] if level == 8 else [])
+                if round_no % 2:
+                    names.reverse()
+                for name in names:
                     cpu_before = servers[name].cpu_ms()
                     result = run_load(
                         servers[name].port,
@@ -195,13 +201,19 @@ def throughput(
                 f" ({batch.rps:.1f} req/s)  p99 {batch.p99_ms:7.2f} ms"
             )
     figures: dict[str, Any] = {
-        name: {level: _summary(runs, cpu[name][level]) for level, runs in raw[name].items()}
-        for name in ("ingest", "noop")
+        name: {level: _summary(runs, cpu[name][level]) for level, runs in raw[name].items() if runs}
+        for name in ("ingest", "noop", "floor")
     }
     figures["ingest_store"] = {"read_side_built": True, "indexes": indexes}
-    for level, runs in raw["ingest"].items():
-        figures["ingest"][level]["rps_ratio_to_noop"] = round(
-            paired_ratio([r.rps for r in runs], [r.rps for r in raw["noop"][level]]), 3
+    for name in ("ingest", "floor"):
+        for level, runs in raw[name].items():
+            figures[name][level]["rps_ratio_to_noop"] = round(
+                paired_ratio([r.rps for r in runs], [r.rps for r in raw["noop"][level]]), 3
+            )
+    if raw["floor"]["c8"]:
+        figures["ingest"]["c8"]["rps_ratio_to_floor"] = round(
+            paired_ratio([r.rps for r in raw["ingest"]["c8"]], [r.rps for r in raw["floor"]["c8"]]),
+            3,
         )
     batch_runs = raw["batch"]["c8"]
     figures["batch"] = {

@@ -149,6 +149,18 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                     ratio=results["ref"]["ratio_to_startup"],
                 )
             )
+        if "hook_full_outbox" in results:
+            full = results["hook_full_outbox"]
+            rows.append(
+                _row(
+                    f"hook refused, {full['pending']:,} events pending (ms)",
+                    full["median_ms"],
+                    "ms",
+                    "python -c pass",
+                    startup,
+                    ratio=full["ratio_to_startup"],
+                )
+            )
         rows.append(_row("python -c pass (ms)", startup, "ms"))
         rows.append(
             _row(
@@ -208,6 +220,39 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                         noop_cpu,
                     )
                 )
+            floor = results.get("floor", {}).get(level)
+            if floor is not None:
+                rows.append(
+                    _row(
+                        f"SQLite floor {level}: store only (req/s)",
+                        floor["rps"],
+                        "req/s",
+                        "no-op req/s",
+                        noop["rps"],
+                        "reported (bounds the ingest ratio)",
+                        ratio=floor["rps_ratio_to_noop"],
+                    )
+                )
+                rows.append(
+                    _row(
+                        f"ingest {level} vs the SQLite floor (req/s)",
+                        figures["rps"],
+                        "req/s",
+                        "floor req/s",
+                        floor["rps"],
+                        ratio=figures["rps_ratio_to_floor"],
+                    )
+                )
+                if floor.get("server_cpu_us_per_request") is not None and noop_cpu is not None:
+                    rows.append(
+                        _row(
+                            f"SQLite floor {level} server CPU (us/request)",
+                            floor["server_cpu_us_per_request"],
+                            "us",
+                            "no-op server CPU",
+                            noop_cpu,
+                        )
+                    )
         batch, single = results["batch"]["events_per_s"], results["single"]["events_per_s"]
         met, miss = _least(batch / single, 5.0, "x")
         rows.append(

@@ -1,7 +1,8 @@
 """Servers the benchmarks run against, all on 127.0.0.1 and all stopped by their process group.
 
-- the ingest function and the no-op function, each served by ``functions-framework`` in
-  production mode (gunicorn), the function with SQLite in a temporary directory;
+- the ingest function, the no-op function and the SQLite floor (a function that only
+  stores each event), each served by ``functions-framework`` in production mode
+  (gunicorn), the function and the floor with SQLite in a temporary directory;
 - a port that refuses connections and a socket that accepts and never answers;
 - the official Firestore emulator from the machine's ``gcloud``.
 """
@@ -21,10 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import FUNCTION_SOURCE, NOOP_SOURCE, VENV_BIN, clean_env, free_port
+from common import FLOOR_SOURCE, FUNCTION_SOURCE, NOOP_SOURCE, VENV_BIN, clean_env, free_port
 from loopback import LoopbackServer, SilentHandler
 
-TARGETS = {"function": (FUNCTION_SOURCE, "session_events"), "noop": (NOOP_SOURCE, "noop")}
+TARGETS = {
+    "function": (FUNCTION_SOURCE, "session_events"),
+    "noop": (NOOP_SOURCE, "noop"),
+    "floor": (FLOOR_SOURCE, "sqlite_floor"),
+}
 
 
 def server_command(kind: str, port: int) -> list[str]:
@@ -63,6 +68,7 @@ def compile_sources() -> None:
     """
     compileall.compile_dir(FUNCTION_SOURCE.parent, quiet=1)
     compileall.compile_file(NOOP_SOURCE, quiet=1)
+    compileall.compile_file(FLOOR_SOURCE, quiet=1)
 
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -253,6 +254,74 @@ def test_stdin_left_open_does_not_hold_the_hook(
         proc.kill()
         proc.communicate()
     assert len(consent_on.outbox_files()) == 1
+
+
+@pytest.mark.parametrize("pause_s", [0.0, 0.05, 0.15])
+def test_input_written_in_pieces_is_read_whole(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int, pause_s: float
+) -> None:
+    """A caller still writing when the hook starts: the hook waits for the rest (within its
+    bound) and records the session the whole input names."""
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    whole = hook_json("written-in-pieces")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "session_event_emitter"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdin is not None
+        third = len(whole) // 3
+        for piece in (whole[:third], whole[third : 2 * third], whole[2 * third :]):
+            time.sleep(pause_s)  # three pauses: within the hook's 0.5 s bound on its input
+            proc.stdin.write(piece)
+            proc.stdin.flush()
+        out, err = proc.communicate(timeout=10)  # closes the pipe, then waits
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (0, b"", b"")
+    [pending] = consent_on.outbox_files()
+    recorded = json.loads(pending.read_text())["event"]["session_id_hash"]
+    assert recorded == hashlib.sha256(b"written-in-pieces").hexdigest()
+
+
+@pytest.mark.parametrize("command", [[], ["ref", "owner-repo"]])
+def test_the_callers_pipe_is_left_as_it_was(
+    consent_on: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    hook_json: Any,
+    free_port: int,
+    command: list[str],
+) -> None:
+    """The hook reads its stdin without blocking, and puts the pipe's mode back: the caller
+    shares that pipe and would find its own reads failing with EAGAIN."""
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, hook_json("shared-pipe"))
+        os.close(write_end)
+        write_end = -1
+        assert os.get_blocking(read_end)
+        done = subprocess.run(
+            [sys.executable, "-m", "session_event_emitter", *command],
+            stdin=read_end,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+        assert os.get_blocking(read_end)
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    if command:
+        assert len(list((consent_on.state / "session-refs").glob("*.json"))) == 1
+    else:
+        assert len(consent_on.outbox_files()) == 1
 
 
 def test_hook_path_imports_only_the_standard_library(

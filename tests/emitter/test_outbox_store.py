@@ -59,11 +59,25 @@ def test_count_bound_evicts_the_oldest_and_counts_it(tmp_path: Path) -> None:
     assert outbox.counters()["evicted_count"] == 2
 
 
+def test_count_bound_is_kept_by_a_put_within_a_tenth(tmp_path: Path) -> None:
+    """Puts alone (hooks whose delivery runs never start) keep the count within a tenth over
+    its bound, and a delivery run's bounds bring it back to the bound, oldest first."""
+    outbox = Outbox(tmp_path, OutboxLimits(max_events=20))
+    for n in range(60):
+        outbox.put(_key(n), _event(n))
+        os.utime(tmp_path / "outbox" / f"{_key(n)}.json", (time.time() - 100 + n,) * 2)
+        assert outbox.depth().events <= 22
+    assert outbox.enforce_limits() > 0
+    assert {e.key for e in outbox.entries()} == {_key(n) for n in range(40, 60)}
+    assert outbox.counters()["evicted_count"] == 40
+
+
 def test_byte_bound_evicts_the_oldest(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path, OutboxLimits(max_bytes=600))
     for n in range(5):
         outbox.put(_key(n), _event(n))
         os.utime(tmp_path / "outbox" / f"{_key(n)}.json", (time.time() - 100 + n,) * 2)
+    outbox.enforce_limits()  # what each delivery run does first
     depth = outbox.depth()
     assert depth.bytes <= 600
     assert depth.events < 5
@@ -76,6 +90,7 @@ def test_age_bound_evicts_old_events(tmp_path: Path) -> None:
     old = time.time() - 7200
     os.utime(tmp_path / "outbox" / f"{_key(1)}.json", (old, old))
     outbox.put(_key(2), _event(2))
+    outbox.enforce_limits()  # what each delivery run does first
     assert [e.key for e in outbox.entries()] == [_key(2)]
     assert outbox.counters()["evicted_age"] == 1
 

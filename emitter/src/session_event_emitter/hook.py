@@ -7,7 +7,6 @@ and the caller turns any failure into a silent exit 0.
 from __future__ import annotations
 
 import os
-import select
 import sys
 import time
 
@@ -31,7 +30,10 @@ def read_hook_stdin(
     """Read the hook input from stdin, bounded in bytes and time; b"" for a terminal.
 
     Input over `limit` bytes is discarded as malformed. A writer that never closes the
-    pipe costs at most `timeout` seconds.
+    pipe costs at most `timeout` seconds. The descriptor is read without blocking, so the
+    usual caller, which has written its JSON and closed the pipe by the time the hook
+    runs, costs no wait and no load of ``select`` (a shared library); the descriptor's
+    mode is put back as it was.
     """
     if stream is None:
         return b""
@@ -39,27 +41,56 @@ def read_hook_stdin(
         fd = stream.fileno()
         if os.isatty(fd):
             return b""
+        blocking = os.get_blocking(fd)
+        if blocking:
+            os.set_blocking(fd, False)
     except (AttributeError, OSError, ValueError):
         return b""
-    deadline = time.monotonic() + timeout
+    try:
+        return _read_bounded(fd, limit, time.monotonic() + timeout)
+    finally:
+        if blocking:
+            _set_blocking_again(fd)
+
+
+def _set_blocking_again(fd: int) -> None:
+    try:
+        os.set_blocking(fd, True)
+    except OSError:  # the descriptor went away: nothing left to put back
+        return
+
+
+def _read_bounded(fd: int, limit: int, deadline: float) -> bytes:
     chunks: list[bytes] = []
     total = 0
     while total <= limit:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
         try:
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                break
             chunk = os.read(fd, 64 * 1024)
-        except (OSError, ValueError):
+        except BlockingIOError:
+            if not _readable_before(fd, deadline):
+                break
+            continue
+        except OSError:
             break
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
     return b"" if total > limit else b"".join(chunks)
+
+
+def _readable_before(fd: int, deadline: float) -> bool:
+    """Wait until `fd` has something to read (or its end), at most until `deadline`."""
+    import select  # only when the writer is still writing
+
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return False
+    try:
+        ready, _, _ = select.select([fd], [], [], remaining)
+    except (OSError, ValueError):
+        return False
+    return bool(ready)
 
 
 def run_hook(

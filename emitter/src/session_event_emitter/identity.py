@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from session_event_emitter.fsutil import (
     PRIVATE_FILE_MODE,
@@ -62,12 +63,12 @@ def _sha256_function() -> Callable[[bytes], _Hash]:
     a few bytes; the built-in module computes the same digest (checked against hashlib).
     """
     try:
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
+        if sys.version_info >= (3, 12):
+            from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+        else:
+            from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.11
-        except ImportError:
-            from hashlib import sha256
+        from hashlib import sha256
     return sha256  # type: ignore[no-any-return]
 
 

@@ -13,10 +13,15 @@ Layout under ``$SESSION_EVENTS_HOME``::
 Every file is written atomically (temp file, fsync, os.replace) with mode 0600. The outbox
 keeps at most ``max_events`` files, ``max_bytes`` bytes and nothing older than
 ``max_age_seconds``; the oldest go first and each eviction is counted (``status`` shows
-the counts). Nothing else removes a pending event but a verdict, ``disable``, or these
-bounds (CONTRACT §4.1). The bounds never evict for a dead letter put back: when hooks
-fill the outbox past them, the events ``retry-dead`` put back return to the dead letters
-first (moved, not deleted), so putting dead letters back never costs a pending event.
+the counts). Each delivery run (every hook starts one) applies the three bounds before it
+sends. A hook's ``put`` counts the pending files by name and never opens or stats them,
+so a hook costs the same with a thousand events pending as with none; it applies the
+bounds itself only when the count is over ``max_events`` by more than a tenth (delivery
+runs that never started). Nothing else removes a pending event but a verdict,
+``disable``, or these bounds (the delivery rules). The bounds never evict for a dead
+letter put back: when hooks fill the outbox past them, the events ``retry-dead`` put back
+return to the dead letters first (moved, not deleted), so putting dead letters back never
+costs a pending event.
 """
 
 from __future__ import annotations
@@ -49,7 +54,11 @@ _LOWER_HEX = frozenset("0123456789abcdef")
 
 def _is_key_file(name: str) -> bool:
     """``<64 lowercase hex digits>.json``."""
-    return len(name) == 69 and name.endswith(".json") and all(c in _LOWER_HEX for c in name[:64])
+    return len(name) == 69 and name.endswith(".json") and _LOWER_HEX.issuperset(name[:64])
+
+
+def _is_finished_json(name: str) -> bool:
+    return name.endswith(".json") and not name.startswith(TMP_PREFIX)
 
 
 class OutboxLimits:
@@ -154,7 +163,8 @@ class Outbox:
             "event": dict(event),
         }
         write_atomic(path, _dumps(envelope))
-        self.enforce_limits(now=now, keep=path)
+        if self._count_by_name() > self.limits.max_events + self.limits.max_events // 10:
+            self.enforce_limits(now=now, keep=path)
         return True
 
     def remove(self, key: str) -> None:
@@ -323,6 +333,15 @@ class Outbox:
         ensure_private_dir(self.home)
         ensure_private_dir(directory)
 
+    def _count_by_name(self) -> int:
+        """How many events are pending, the dead letters put back included, from the
+        folders' listings alone: every finished ``.json`` file counts (a foreign one too,
+        which only brings the eviction forward)."""
+        return sum(
+            sum(1 for name in _names(directory) if _is_finished_json(name))
+            for directory in (self.pending_dir, self.retried_dir)
+        )
+
     def _all_files(self) -> Iterator[_FileInfo]:
         """Every pending event: those the hooks stored, then the dead letters put back."""
         yield from self._files()
@@ -428,11 +447,15 @@ def _dumps(value: object) -> bytes:
     return jsoncodec.dumps(value, sort_keys=True).encode("utf-8")
 
 
-def _list(directory: str) -> list[str]:
+def _names(directory: str) -> list[str]:
     try:
-        return [os.path.join(directory, name) for name in os.listdir(directory)]
+        return os.listdir(directory)
     except OSError:
         return []
+
+
+def _list(directory: str) -> list[str]:
+    return [os.path.join(directory, name) for name in _names(directory)]
 
 
 def _prune_oldest(directory: str, keep: int) -> int:
