@@ -19,6 +19,7 @@ from support import MAIN, ROOT, URL, event
 
 from session_events.core.errors import ConfigurationError
 from session_events.ingest.config import Settings
+from session_events.read.settings import ReadSettings
 
 BAD = {
     "SESSION_EVENTS_STORE": "postgres",
@@ -40,6 +41,48 @@ def test_every_bad_variable_is_named_at_once() -> None:
         Settings.from_env(BAD)
     for name in BAD:
         assert name in caught.value.detail
+
+
+READ_SIDE_BAD = {
+    "SESSION_EVENTS_PUBLIC_STATS": "yes-please",
+    "SESSION_EVENTS_PUBLISH_K": "ten",
+    "SESSION_EVENTS_ROLLUP_DAYS": "400",
+    "SESSION_EVENTS_DP_EPSILON": "nan",
+    "SESSION_EVENTS_RELEASE_DELAY_DAYS": "-1",
+    "SESSION_EVENTS_PUBLIC_VERSIONS": "1.0.0,not a version!",
+    "SESSION_EVENTS_PUBLIC_REFS": "owner-repo,<script>",
+}
+
+
+def test_every_bad_read_side_variable_is_named_at_once_without_its_value() -> None:
+    shared = "same-token-for-both"
+    with pytest.raises(ConfigurationError) as caught:
+        ReadSettings.from_env(
+            {
+                **READ_SIDE_BAD,
+                "SESSION_EVENTS_JOB_TOKEN": shared,
+                "SESSION_EVENTS_READ_TOKEN": shared,
+            }
+        )
+    for name in (*READ_SIDE_BAD, "SESSION_EVENTS_JOB_TOKEN"):
+        assert name in caught.value.detail
+    for value in (*READ_SIDE_BAD.values(), shared):
+        assert value not in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SESSION_EVENTS_DP_EPSILON", "0.1"),
+        ("SESSION_EVENTS_DP_EPSILON", "10"),
+        ("SESSION_EVENTS_ROLLUP_DAYS", "90"),
+        ("SESSION_EVENTS_RELEASE_DELAY_DAYS", "0"),
+        ("SESSION_EVENTS_PUBLISH_K", "1"),
+        ("SESSION_EVENTS_PUBLIC_STATS", " ON "),
+    ],
+)
+def test_read_side_bounds_are_inclusive(name: str, value: str) -> None:
+    ReadSettings.from_env({name: value})
 
 
 def test_the_error_never_carries_a_value() -> None:

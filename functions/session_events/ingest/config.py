@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from session_events.core.errors import ConfigurationError
+from session_events.core.environment import EnvironmentReader
 
 STORES = ("sqlite", "firestore", "dynamodb", "memory")
 
@@ -26,45 +26,6 @@ DEFAULT_STORE_TIMEOUT_S = 4.0
 MAX_TIMEOUT_S = 3600.0
 
 
-class _Reader:
-    """Reads variables and notes every malformed one, so all are reported at once."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def text(self, name: str, default: str) -> str:
-        return self.env.get(name, "").strip() or default
-
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
-        raw = self.env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be an integer")
-            return default
-        if value < minimum:
-            self.problems.append(f"{name} must be >= {minimum}")
-            return default
-        return value
-
-    def seconds(self, name: str, default: float) -> float:
-        raw = self.env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be a number of seconds")
-            return default
-        if not 0 < value <= MAX_TIMEOUT_S:
-            self.problems.append(f"{name} must be > 0 and <= {MAX_TIMEOUT_S:g}")
-            return default
-        return value
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything the function reads from its environment (CONTRACT §2, §3)."""
@@ -82,23 +43,19 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """The settings, or ConfigurationError naming every malformed variable at once."""
-        read = _Reader(env)
-        store = read.text("SESSION_EVENTS_STORE", "sqlite").lower()
-        if store not in STORES:
-            read.problems.append(f"SESSION_EVENTS_STORE must be one of {', '.join(STORES)}")
+        read = EnvironmentReader(env)
+        store = read.choice("SESSION_EVENTS_STORE", "sqlite", STORES)
         collection = read.text("SESSION_EVENTS_COLLECTION", "session_events")
         if "/" in collection:
-            read.problems.append("SESSION_EVENTS_COLLECTION must not contain '/'")
+            read.problem("SESSION_EVENTS_COLLECTION must not contain '/'")
         table = read.text("SESSION_EVENTS_DYNAMODB_TABLE", "session_events")
         if not _TABLE_NAME.fullmatch(table):
-            read.problems.append(
+            read.problem(
                 "SESSION_EVENTS_DYNAMODB_TABLE must be 3-255 characters of A-Z a-z 0-9 _ . -"
             )
-        endpoint = read.text("SESSION_EVENTS_DYNAMODB_ENDPOINT", "") or None
+        endpoint = read.optional("SESSION_EVENTS_DYNAMODB_ENDPOINT")
         if endpoint is not None and not _ENDPOINT.fullmatch(endpoint):
-            read.problems.append(
-                "SESSION_EVENTS_DYNAMODB_ENDPOINT must be an http:// or https:// URL"
-            )
+            read.problem("SESSION_EVENTS_DYNAMODB_ENDPOINT must be an http:// or https:// URL")
         settings = cls(
             store=store,
             sqlite_path=read.text("SESSION_EVENTS_SQLITE_PATH", ".data/session_events.db"),
@@ -107,9 +64,14 @@ class Settings:
             dynamodb_endpoint_url=endpoint,
             retention_days=read.integer("SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
             rate_limit_per_minute=read.integer("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
-            ingest_token=read.text("SESSION_EVENTS_INGEST_TOKEN", "") or None,
-            store_timeout_s=read.seconds("SESSION_EVENTS_STORE_TIMEOUT_S", DEFAULT_STORE_TIMEOUT_S),
+            ingest_token=read.optional("SESSION_EVENTS_INGEST_TOKEN"),
+            store_timeout_s=read.number(
+                "SESSION_EVENTS_STORE_TIMEOUT_S",
+                DEFAULT_STORE_TIMEOUT_S,
+                low=0,
+                high=MAX_TIMEOUT_S,
+                low_included=False,
+            ),
         )
-        if read.problems:
-            raise ConfigurationError("; ".join(read.problems))
+        read.check()
         return settings

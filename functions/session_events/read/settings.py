@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from session_events.contract.rules import REF_PATTERN, VERSION_PATTERN
-from session_events.core.errors import ConfigurationError
+from session_events.core.environment import EnvironmentReader
 from session_events.rollups.releases import ReleaseSettings
 
 DEFAULT_ROLLUP_DAYS = 8
@@ -27,41 +27,16 @@ MAX_RELEASE_DELAY_DAYS = 28
 MAX_DECLARED_KEYS = 200
 
 
-def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}")
-    return value
-
-
-def _epsilon(env: Mapping[str, str]) -> float:
-    name, (low, high) = "SESSION_EVENTS_DP_EPSILON", EPSILON_RANGE
-    raw = env.get(name, "").strip()
-    if not raw:
-        return DEFAULT_EPSILON
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number") from None
-    if not low <= value <= high:  # NaN fails here too
-        raise ConfigurationError(f"{name} must be between {low:g} and {high:g}")
-    return value
-
-
-def _declared(env: Mapping[str, str], name: str, pattern: str) -> tuple[str, ...]:
+def _declared(read: EnvironmentReader, name: str, pattern: str) -> tuple[str, ...]:
     """A comma-separated list of versions or refs, each as the event schema allows it."""
-    items = [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+    items = [item.strip() for item in read.text(name).split(",") if item.strip()]
     if any(re.fullmatch(pattern, item) is None for item in items):
-        raise ConfigurationError(f"{name} holds an item the event schema would refuse")
+        read.problem(f"{name} holds an item the event schema would refuse")
+        return ()
     unique = tuple(dict.fromkeys(items))
     if len(unique) > MAX_DECLARED_KEYS:
-        raise ConfigurationError(f"{name} holds more than {MAX_DECLARED_KEYS} items")
+        read.problem(f"{name} holds more than {MAX_DECLARED_KEYS} items")
+        return ()
     return unique
 
 
@@ -94,36 +69,44 @@ class ReadSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ReadSettings:
-        job = env.get("SESSION_EVENTS_JOB_TOKEN", "").strip() or None
-        read = env.get("SESSION_EVENTS_READ_TOKEN", "").strip() or None
-        ingest = env.get("SESSION_EVENTS_INGEST_TOKEN", "").strip() or None
-        tokens = [token for token in (job, read, ingest) if token is not None]
+        """The settings, or ConfigurationError naming every malformed variable at once."""
+        read = EnvironmentReader(env)
+        job = read.optional("SESSION_EVENTS_JOB_TOKEN")
+        read_token = read.optional("SESSION_EVENTS_READ_TOKEN")
+        ingest = read.optional("SESSION_EVENTS_INGEST_TOKEN")
+        tokens = [token for token in (job, read_token, ingest) if token is not None]
         if len(set(tokens)) != len(tokens):
-            raise ConfigurationError(
+            read.problem(
                 "SESSION_EVENTS_JOB_TOKEN, SESSION_EVENTS_READ_TOKEN and "
                 "SESSION_EVENTS_INGEST_TOKEN must differ"
             )
-        public = env.get("SESSION_EVENTS_PUBLIC_STATS", "").strip().lower()
-        if public not in ("", "on", "off"):
-            raise ConfigurationError("SESSION_EVENTS_PUBLIC_STATS must be on or off")
-        return cls(
+        public = read.choice("SESSION_EVENTS_PUBLIC_STATS", "off", ("on", "off"))
+        low, high = EPSILON_RANGE
+        settings = cls(
             job_token=job,
-            read_token=read,
+            read_token=read_token,
             public_stats=public == "on",
             publish_k=max(
-                MIN_K, _bounded_int(env, "SESSION_EVENTS_PUBLISH_K", DEFAULT_K, 1, 1_000_000)
+                MIN_K,
+                read.integer("SESSION_EVENTS_PUBLISH_K", DEFAULT_K, minimum=1, maximum=1_000_000),
             ),
-            rollup_days=_bounded_int(
-                env, "SESSION_EVENTS_ROLLUP_DAYS", DEFAULT_ROLLUP_DAYS, 1, MAX_ROLLUP_DAYS
+            rollup_days=read.integer(
+                "SESSION_EVENTS_ROLLUP_DAYS",
+                DEFAULT_ROLLUP_DAYS,
+                minimum=1,
+                maximum=MAX_ROLLUP_DAYS,
             ),
-            dp_epsilon=_epsilon(env),
-            release_delay_days=_bounded_int(
-                env,
+            dp_epsilon=read.number(
+                "SESSION_EVENTS_DP_EPSILON", DEFAULT_EPSILON, low=low, high=high
+            ),
+            release_delay_days=read.integer(
                 "SESSION_EVENTS_RELEASE_DELAY_DAYS",
                 DEFAULT_RELEASE_DELAY_DAYS,
-                0,
-                MAX_RELEASE_DELAY_DAYS,
+                minimum=0,
+                maximum=MAX_RELEASE_DELAY_DAYS,
             ),
-            public_versions=_declared(env, "SESSION_EVENTS_PUBLIC_VERSIONS", VERSION_PATTERN),
-            public_refs=_declared(env, "SESSION_EVENTS_PUBLIC_REFS", REF_PATTERN),
+            public_versions=_declared(read, "SESSION_EVENTS_PUBLIC_VERSIONS", VERSION_PATTERN),
+            public_refs=_declared(read, "SESSION_EVENTS_PUBLIC_REFS", REF_PATTERN),
         )
+        read.check()
+        return settings

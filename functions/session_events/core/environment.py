@@ -1,0 +1,80 @@
+"""Reading settings from environment variables, every malformed one reported at once.
+
+A reader notes each problem (the variable's name and what it must be, never its value)
+and goes on with the default, so that one `ConfigurationError` names them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from session_events.core.errors import ConfigurationError
+
+_T = TypeVar("_T")
+
+
+class EnvironmentReader:
+    """Typed reads of `env`; `check()` raises for whatever was malformed."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.env.get(name, "").strip() or default
+
+    def optional(self, name: str) -> str | None:
+        return self.text(name) or None
+
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            return self._problem(f"{name} must be an integer", default)
+        if maximum is not None and not minimum <= value <= maximum:
+            return self._problem(f"{name} must be between {minimum} and {maximum}", default)
+        if value < minimum:
+            return self._problem(f"{name} must be >= {minimum}", default)
+        return value
+
+    def number(
+        self, name: str, default: float, *, low: float, high: float, low_included: bool = True
+    ) -> float:
+        """A finite number in [low, high], or (low, high] with `low_included=False`."""
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            return self._problem(f"{name} must be a number", default)
+        above_low = low <= value if low_included else low < value
+        if not (above_low and value <= high):  # NaN fails here too
+            if low_included:
+                return self._problem(f"{name} must be between {low:g} and {high:g}", default)
+            return self._problem(f"{name} must be > {low:g} and <= {high:g}", default)
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default).lower()
+        if value not in choices:
+            return self._problem(f"{name} must be one of {', '.join(choices)}", default)
+        return value
+
+    def problem(self, message: str) -> None:
+        """A problem found by the caller's own check (the message names the variable)."""
+        self.problems.append(message)
+
+    def check(self) -> None:
+        if self.problems:
+            raise ConfigurationError("; ".join(self.problems))
+
+    def _problem(self, message: str, default: _T) -> _T:
+        self.problems.append(message)
+        return default
