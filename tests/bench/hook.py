@@ -31,6 +31,7 @@ from typing import Any
 
 import emitter_venv
 from common import clean_env, event, median, paired_ratio, percentile
+from git_repository import repository
 from servers import hanging_server, refused_port, serve
 
 from session_event_emitter.outbox import OutboxLimits
@@ -40,16 +41,6 @@ CASES = ("ok", "refused", "hanging")
 SENDER_DEADLINE_S = "1"
 SETTLE_S = 0.35  # where /proc cannot tell when a sender ended: its start-up is over by then
 SENDER_MODULE = b"session_event_emitter.send.sender"
-
-
-def _git_repository(directory: Path, env: dict[str, str]) -> Path:
-    """A repository with one commit on a branch: where a coding session usually ends."""
-    repo = directory / "repo"
-    repo.mkdir()
-    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
-    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "bench"]):
-        subprocess.run([*git, *args], cwd=repo, env=env, check=True, capture_output=True)
-    return repo
 
 
 def _transcript(directory: Path, turns: int = 200) -> Path:
@@ -179,7 +170,7 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
         user_home = tmp / "user"
         user_home.mkdir()
         base_env = clean_env(HOME=str(user_home), CLAUDE_PLUGIN_ROOT=str(_plugin(tmp)))
-        repo = _git_repository(tmp, base_env)
+        repo = repository(tmp / "repo", env=base_env)  # where a coding session usually ends
         full_state = _full_outbox(tmp / "state-full")
         for round_no in range(rounds):
             for case in CASES:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from git_repository import repository
 
 from session_events.contract.schema import SessionEvent
 
@@ -47,34 +48,12 @@ def _dry_run(
     return value
 
 
-def _git_repo(path: Path) -> Path:
-    path.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "init",
-        ],
-        cwd=path,
-        check=True,
-    )
-    return path
-
-
 def test_minimal_event_validates(tmp_path: Path) -> None:
     SessionEvent.model_validate(_dry_run(tmp_path))
 
 
 def test_event_with_every_optional_field_validates(tmp_path: Path) -> None:
-    repo = _git_repo(tmp_path / "repo")
+    repo = repository(tmp_path / "repo")
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
     refs = ["docs:intro", "a.b-c_d:e", "Z" * 128]
@@ -113,7 +92,7 @@ def test_events_from_odd_hook_input_validate(tmp_path: Path, stdin: dict[str, ob
 
 
 def test_emitter_sends_no_key_the_schema_does_not_know(tmp_path: Path) -> None:
-    repo = _git_repo(tmp_path / "repo")
+    repo = repository(tmp_path / "repo")
     event = _dry_run(
         tmp_path, stdin={**HOOK_INPUT, "cwd": str(repo)}, SESSION_EVENTS_GITHUB_LOGIN="octocat"
     )
@@ -134,7 +113,7 @@ ORIGINAL_SERVER_KEYS = {
 
 
 def test_emitter_sends_only_the_nine_keys_the_original_server_knows(tmp_path: Path) -> None:
-    repo = _git_repo(tmp_path / "repo")
+    repo = repository(tmp_path / "repo")
     event = _dry_run(
         tmp_path, stdin={**HOOK_INPUT, "cwd": str(repo)}, SESSION_EVENTS_GITHUB_LOGIN="octocat"
     )

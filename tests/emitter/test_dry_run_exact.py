@@ -9,41 +9,18 @@ hook sends, field for field (`ended_at` being the moment each ran).
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from git_repository import repository
 
 from session_event_emitter import __version__
 from session_event_emitter.pluginversion import OWN_SOURCE
 
 FRESH_IDENTITY = "made at the first consented run"
 BOUND_S = 30.0
-
-
-def _git_repo(path: Path) -> Path:
-    path.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "init",
-        ],
-        cwd=path,
-        check=True,
-    )
-    return path
 
 
 def _when(text: str) -> datetime:
@@ -86,7 +63,7 @@ def test_the_dry_run_event_is_the_next_real_one_field_for_field(
     monkeypatch.setenv("SESSION_EVENTS_GITHUB_LOGIN", "octocat")
     consent_on.state.mkdir(parents=True)
     (consent_on.state / "config.json").write_text(json.dumps({"discovery_refs": ["docs:intro"]}))
-    repo = _git_repo(consent_on.root / "repo")
+    repo = repository(consent_on.root / "repo")
     transcript = consent_on.root / "transcript.jsonl"
     block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
     transcript.write_text(json.dumps({"type": "assistant", "message": {"content": [block]}}))

@@ -6,12 +6,12 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from git_repository import git, repository
 
 from session_event_emitter import __version__
 from session_event_emitter.event import HookInput, build_event, idempotency_key
@@ -38,27 +38,9 @@ def make_event(hook: HookInput | None = None, **kwargs: Any) -> dict[str, object
     return build_event(Settings.load(), hook or HookInput(), dict(os.environ), **kwargs)
 
 
-def _git(path: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=path, check=True, capture_output=True)
-    return done.stdout.decode().strip()
-
-
 def git_repo(path: Path) -> str:
-    path.mkdir()
-    _git(path, "init", "-q")
-    _git(
-        path,
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "init",
-    )
-    return _git(path, "rev-parse", "HEAD")
+    """A repository with one commit; its HEAD."""
+    return git(repository(path), "rev-parse", "HEAD")
 
 
 def test_payload_has_exactly_the_contract_fields(home: Any) -> None:

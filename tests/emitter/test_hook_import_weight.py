@@ -15,23 +15,14 @@ from typing import Any
 
 import pytest
 from exit_probe import run_watching_imports
-
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-
-
-def _repository(repo: Path) -> Path:
-    """A git repository with one commit at `repo`."""
-    repo.mkdir()
-    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "one"]):
-        subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, timeout=60)
-    return repo
+from git_repository import repository
 
 
 def test_hook_in_a_repository_records_head_without_importing_subprocess(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    repo = _repository(consent_on.root / "repo")
+    repo = repository(consent_on.root / "repo")
     head = (
         subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=repo, capture_output=True, timeout=60
@@ -103,7 +94,7 @@ def test_hook_with_consent_on_stores_its_event_without_any_heavy_module(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, hook_json: Any, free_port: int
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    repo = _repository(consent_on.root / "repo")
+    repo = repository(consent_on.root / "repo")
     transcript = consent_on.root / "transcript.jsonl"
     block = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}
     transcript.write_text(json.dumps({"type": "assistant", "message": {"content": [block]}}))

@@ -199,4 +199,3 @@ def test_dynamodb_missing_table_is_named_in_the_log(
     [line] = log_lines(capsys.readouterr().out)
     assert "table nope" in str(line["error_type"])
     assert "ResourceNotFoundException" in str(line["error_type"])
-
