@@ -10,16 +10,20 @@ it says (``QuietHandler`` for HTTP, ``SilentHandler`` for a peer that never answ
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import os
 import socket
 import socketserver
+import sqlite3
 import struct
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -114,6 +118,64 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedFunction:
+    """The ingest function served on loopback with SQLite, and what its database holds."""
+
+    url: str
+    db: Path
+    log: Path
+
+    def rows(self, session_id: str) -> int:
+        """How many rows hold the session whose raw id is `session_id`."""
+        digest = hashlib.sha256(session_id.encode()).hexdigest()
+        if not self.db.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM session_events WHERE session_id_hash = ?", (digest,)
+            ).fetchone()
+        return int(count)
+
+    def identities(self) -> dict[str, int]:
+        """Rows per identity hash."""
+        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+            rows = conn.execute(
+                "SELECT identity_hash, COUNT(*) FROM session_events GROUP BY identity_hash"
+            ).fetchall()
+        return {str(identity): int(count) for identity, count in rows}
+
+    def post(self, event: dict[str, object]) -> int:
+        """POST one event to the ingest endpoint; the answer's status."""
+        request = urllib.request.Request(
+            self.url + "/v1/session-events",
+            data=json.dumps(event).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+
+
+@contextlib.contextmanager
+def served_function(folder: Path, port: int | None = None) -> Iterator[ServedFunction]:
+    """The function as a user serves it, on SQLite in `folder`, for the ``with`` block."""
+    port = free_port() if port is None else port
+    db, log = folder / "db.sqlite", folder / "function.log"
+    env = {
+        **os.environ,
+        "SESSION_EVENTS_STORE": "sqlite",
+        "SESSION_EVENTS_SQLITE_PATH": str(db),
+        "PYTHONPATH": str(REPO / "functions"),
+    }
+    proc = start_function(port, env, log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc, log)
+        yield ServedFunction(url=url, db=db, log=log)
+    finally:
+        stop(proc)
 
 
 class LoopbackServer(ThreadingHTTPServer):

@@ -126,6 +126,15 @@ def hook_json() -> Callable[..., bytes]:
 
 
 @pytest.fixture
+def function(tmp_path: Path) -> Iterator[loopback.ServedFunction]:
+    """The ingest function served on loopback with SQLite (functions-framework)."""
+    if not loopback.FUNCTION_SOURCE.exists():
+        pytest.skip("functions/main.py is not in this tree")
+    with loopback.served_function(tmp_path) as served:
+        yield served
+
+
+@pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on (connections to it are refused)."""
     return loopback.free_port()

@@ -9,62 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sqlite3
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import FUNCTION_SOURCE, REPO, free_port, start_function, stop, wait_healthy
-
-pytestmark = pytest.mark.skipif(
-    not FUNCTION_SOURCE.exists(), reason="functions/main.py is not in this tree"
-)
-
-
-@dataclass
-class Function:
-    url: str
-    db: Path
-    log: Path
-
-    def identities(self) -> dict[str, int]:
-        with sqlite3.connect(self.db) as conn:
-            rows = conn.execute(
-                "SELECT identity_hash, COUNT(*) FROM session_events GROUP BY identity_hash"
-            ).fetchall()
-        return {str(identity): int(count) for identity, count in rows}
-
-    def post(self, event: dict[str, Any]) -> int:
-        request = urllib.request.Request(
-            self.url + "/v1/session-events",
-            data=json.dumps(event).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return int(answer.status)
-
-
-@pytest.fixture
-def function(tmp_path: Path) -> Iterator[Function]:
-    port, db, log = free_port(), tmp_path / "db.sqlite", tmp_path / "function.log"
-    env = {
-        **os.environ,
-        "SESSION_EVENTS_STORE": "sqlite",
-        "SESSION_EVENTS_SQLITE_PATH": str(db),
-        "PYTHONPATH": str(REPO / "functions"),
-    }
-    proc = start_function(port, env, log)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, proc, log)
-        yield Function(url=url, db=db, log=log)
-    finally:
-        stop(proc)
+from loopback import ServedFunction
 
 
 def _salted(install_id: str, moment: datetime) -> str:
@@ -85,7 +34,7 @@ def _event(identity_hash: str, session: str, ended: datetime) -> dict[str, Any]:
 
 def test_forget_erases_this_install_on_the_real_function_and_nothing_else(
     consent_on: Any,
-    function: Function,
+    function: ServedFunction,
     run_cli: Any,
     hook_json: Any,
     monkeypatch: pytest.MonkeyPatch,
