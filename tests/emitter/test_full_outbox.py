@@ -104,3 +104,88 @@ def test_the_delivery_run_a_hook_starts_brings_a_full_outbox_back_within_its_bou
     assert json.loads(stored.read_text())["event"]["session_id_hash"] == sha256_hex("one-more")
     counters = json.loads((consent_on.state / "counters.json").read_text())
     assert (counters["evicted_age"], counters["evicted_count"]) == (3, 1)
+
+
+def _wait_for(condition: Any, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return bool(condition())
+
+
+def _fill_past_every_bound(outbox: Path) -> tuple[list[Path], list[Path]]:
+    """Three events past the age bound, then as many recent ones as the count bound allows,
+    each large enough that together they are past the byte bound too."""
+    now = time.time()
+    too_old = _fill(outbox, 3, oldest_at=now - MAX_AGE_S - 3600, name="too-old")
+    recent = _fill(outbox, MAX_EVENTS, oldest_at=now - 5000)
+    padding = "x" * (OutboxLimits().max_bytes // MAX_EVENTS + 64)
+    for path in recent:
+        envelope = json.loads(path.read_text())
+        envelope["event"]["padding"] = padding
+        stamp = path.stat().st_mtime
+        path.write_text(json.dumps(envelope))
+        os.utime(path, (stamp, stamp))
+    return too_old, recent
+
+
+def _within_bounds(home: Any) -> bool:
+    files = home.outbox_files()
+    size = sum(path.stat().st_size for path in files)
+    oldest = min(path.stat().st_mtime for path in files)
+    return (
+        len(files) <= MAX_EVENTS
+        and size <= OutboxLimits().max_bytes
+        and time.time() - oldest <= MAX_AGE_S
+    )
+
+
+def test_a_sender_that_cannot_load_its_http_client_still_applies_the_bounds(
+    consent_on: Any, run_cli: Any, hook_json: Any, free_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """urllib3 broken (or installed without its dependencies): every sender dies on its
+    import, and the outbox still keeps its bounds."""
+    broken = consent_on.root / "broken"
+    (broken / "urllib3").mkdir(parents=True)
+    (broken / "urllib3" / "__init__.py").write_text("raise ImportError('broken install')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(broken), *sys.path]))
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    too_old, _recent = _fill_past_every_bound(consent_on.outbox)
+    assert not _within_bounds(consent_on)
+
+    done = run_cli(stdin=hook_json("with-a-broken-client"))
+
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert _wait_for(lambda: _within_bounds(consent_on))
+    assert not set(too_old) & set(consent_on.outbox_files())
+
+
+def test_hooks_that_end_while_a_delivery_run_holds_the_lock_leave_the_outbox_within_bounds(
+    consent_on: Any, run_cli: Any, hook_json: Any, free_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The senders they start find the run busy; they apply the bounds before they leave."""
+    from session_event_emitter.send.gate import sender_lock
+
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    _fill(consent_on.outbox, MAX_EVENTS, oldest_at=time.time() - 5000)
+    with sender_lock(consent_on.state) as held:  # a long delivery run, as far as they can tell
+        assert held
+        for n in range(3):
+            done = run_cli(stdin=hook_json(f"while-busy-{n}"))
+            assert done.returncode == 0
+        assert _wait_for(lambda: len(consent_on.outbox_files()) == MAX_EVENTS)
+        time.sleep(0.5)  # the last sender may still be running: it must not overshoot either
+        assert len(consent_on.outbox_files()) == MAX_EVENTS
+
+
+def test_a_hook_whose_sender_cannot_start_applies_the_bounds_itself(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    too_old, _recent = _fill_past_every_bound(consent_on.outbox)
+    env = {**os.environ, "SESSION_EVENTS_URL": f"http://127.0.0.1:{free_port}"}
+    with _hook_stdin("no-sender") as stdin:
+        run_hook(env=env, stdin=stdin, spawn=lambda *_args: False)
+    assert _within_bounds(consent_on)
+    assert not set(too_old) & set(consent_on.outbox_files())

@@ -73,9 +73,8 @@ HEAVY_MODULES = (
 HTTP_LIBRARIES = ("requests", "urllib3")
 
 # Shared libraries the hook storing an event has no use for: fcntl's locks guard the
-# outbox's counters (moved only when the outbox is pruned) and the refs store, not a put;
-# select waits for a writer that has not finished, and this one has closed its pipe.
-HOOK_ALSO_AVOIDS = ("fcntl", "select")
+# outbox's counters (moved only when the outbox is pruned) and the refs store, not a put.
+HOOK_ALSO_AVOIDS = ("fcntl",)
 
 
 def _modules_in(folder: str) -> tuple[str, ...]:

@@ -296,8 +296,8 @@ def test_the_callers_pipe_is_left_as_it_was(
     free_port: int,
     command: list[str],
 ) -> None:
-    """The hook reads its stdin without blocking, and puts the pipe's mode back: the caller
-    shares that pipe and would find its own reads failing with EAGAIN."""
+    """The hook never changes its stdin's mode: the caller may share that pipe, and its own
+    reads would fail with EAGAIN on a pipe left non-blocking."""
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     read_end, write_end = os.pipe()
     try:
@@ -322,6 +322,29 @@ def test_the_callers_pipe_is_left_as_it_was(
         assert len(list((consent_on.state / "session-refs").glob("*.json"))) == 1
     else:
         assert len(consent_on.outbox_files()) == 1
+
+
+def test_a_hook_killed_while_it_waits_for_its_input_leaves_the_callers_pipe_as_it_was(
+    consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    """A hook's timeout or a closed terminal ends the hook by a signal, no clean-up run."""
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b'{"session_id": "still-writ')  # the writer keeps the pipe open
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "session_event_emitter"],
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.25)  # within the hook's 0.5 s wait for the rest of its input
+        proc.terminate()
+        proc.wait(timeout=10)
+        assert os.get_blocking(read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_hook_path_imports_only_the_standard_library(

@@ -7,6 +7,7 @@ and the caller turns any failure into a silent exit 0.
 from __future__ import annotations
 
 import os
+import select
 import sys
 import time
 
@@ -30,10 +31,7 @@ def read_hook_stdin(
     """Read the hook input from stdin, bounded in bytes and time; b"" for a terminal.
 
     Input over `limit` bytes is discarded as malformed. A writer that never closes the
-    pipe costs at most `timeout` seconds. The descriptor is read without blocking, so the
-    usual caller, which has written its JSON and closed the pipe by the time the hook
-    runs, costs no wait and no load of ``select`` (a shared library); the descriptor's
-    mode is put back as it was.
+    pipe costs at most `timeout` seconds.
     """
     if stream is None:
         return b""
@@ -41,56 +39,27 @@ def read_hook_stdin(
         fd = stream.fileno()
         if os.isatty(fd):
             return b""
-        blocking = os.get_blocking(fd)
-        if blocking:
-            os.set_blocking(fd, False)
     except (AttributeError, OSError, ValueError):
         return b""
-    try:
-        return _read_bounded(fd, limit, time.monotonic() + timeout)
-    finally:
-        if blocking:
-            _set_blocking_again(fd)
-
-
-def _set_blocking_again(fd: int) -> None:
-    try:
-        os.set_blocking(fd, True)
-    except OSError:  # the descriptor went away: nothing left to put back
-        return
-
-
-def _read_bounded(fd: int, limit: int, deadline: float) -> bytes:
+    deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
     total = 0
     while total <= limit:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
         try:
-            chunk = os.read(fd, 64 * 1024)
-        except BlockingIOError:
-            if not _readable_before(fd, deadline):
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
                 break
-            continue
-        except OSError:
+            chunk = os.read(fd, 64 * 1024)
+        except (OSError, ValueError):
             break
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
     return b"" if total > limit else b"".join(chunks)
-
-
-def _readable_before(fd: int, deadline: float) -> bool:
-    """Wait until `fd` has something to read (or its end), at most until `deadline`."""
-    import select  # only when the writer is still writing
-
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        return False
-    try:
-        ready, _, _ = select.select([fd], [], [], remaining)
-    except (OSError, ValueError):
-        return False
-    return bool(ready)
 
 
 def run_hook(
@@ -147,8 +116,9 @@ def run_hook(
         _print_dry_run(event, settings, known_session_id(hook, env) is None, stdout, version)
         return
     outbox = Outbox(settings.home_dir)
+    stored = False
     try:
-        outbox.put(idempotency_key(event), event)
+        stored = outbox.put(idempotency_key(event), event)
         # `disable` records "off" before it empties the outbox: read consent again, so an
         # event stored while it ran is not left behind it.
         if not Settings.load(env, url=url).consent.enabled:
@@ -165,7 +135,13 @@ def run_hook(
     if diagnostics.enabled() and settings.url_problem is not None:
         # The sender records this for `status` too; parsing the URL here costs only debuggers.
         diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)
-    (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
+    started = (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
+    if stored and not started:
+        # The sender applies the outbox's bounds first thing; without one, the hook does.
+        try:
+            outbox.enforce_limits()
+        except OSError as exc:
+            diagnostics.debug(__name__, "outbox bounds not applied: %s", type(exc).__name__)
 
 
 def _holds_anything(home: str) -> bool:

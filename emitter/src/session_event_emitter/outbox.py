@@ -13,11 +13,12 @@ Layout under ``$SESSION_EVENTS_HOME``::
 Every file is written atomically (temp file, fsync, os.replace) with mode 0600. The outbox
 keeps at most ``max_events`` files, ``max_bytes`` bytes and nothing older than
 ``max_age_seconds``; the oldest go first and each eviction is counted (``status`` shows
-the counts). Each delivery run (every hook starts one) applies the three bounds before it
-sends. A hook's ``put`` counts the pending files by name and never opens or stats them,
-so a hook costs the same with a thousand events pending as with none; it applies the
-bounds itself only when the count is over ``max_events`` by more than a tenth (delivery
-runs that never started). Nothing else removes a pending event but a verdict,
+the counts). The sender every hook starts applies the three bounds first thing, before
+anything that could fail it, and every delivery run (``flush`` too) before it sends. A
+hook's ``put`` counts the pending files by name and never opens or stats them, so a hook
+costs the same with a thousand events pending as with none; the hook applies the bounds
+itself only when its sender cannot start, or when the count is over ``max_events`` by
+more than a tenth. Nothing else removes a pending event but a verdict,
 ``disable``, or these bounds (the delivery rules). The bounds never evict for a dead
 letter put back: when hooks fill the outbox past them, the events ``retry-dead`` put back
 return to the dead letters first (moved, not deleted), so putting dead letters back never

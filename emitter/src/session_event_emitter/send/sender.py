@@ -2,7 +2,9 @@
 
 Its hard deadline is armed before anything else is imported (deadline.py): the hook passes
 the deadline and the resolved home on the command line, so no file has to be read first.
-Then one delivery run (delivery.py) within that deadline, and out.
+Then the outbox's bounds, which the hook leaves to it, are applied before anything that
+could fail (the HTTP client's import, the sender lock, another run holding it); then one
+delivery run (delivery.py) within that deadline, and out.
 """
 
 from __future__ import annotations
@@ -48,10 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(arguments)
 
     from session_event_emitter import diagnostics
-    from session_event_emitter.send import delivery
+    from session_event_emitter.outbox import Outbox
     from session_event_emitter.settings import Settings
 
     settings = Settings.load(url=args.url, sender_deadline=args.deadline)
+    try:
+        Outbox(settings.home_dir).enforce_limits()
+    except OSError as exc:
+        diagnostics.debug(__name__, "outbox bounds not applied: %s", type(exc).__name__)
+
+    from session_event_emitter.send import delivery
+
     left = settings.sender_deadline - (time.monotonic() - started)
     deadline.arm(left + GRACE_SECONDS)
     policy = delivery.Policy(deadline=left, base_delay=settings.retry_base_delay)
