@@ -23,6 +23,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -41,6 +43,7 @@ CASES = ("ok", "refused", "hanging")
 SENDER_DEADLINE_S = "1"
 SETTLE_S = 0.35  # where /proc cannot tell when a sender ended: its start-up is over by then
 SENDER_MODULE = b"session_event_emitter.send.sender"
+VALGRIND = shutil.which("valgrind")
 
 
 def _transcript(directory: Path, turns: int = 200) -> Path:
@@ -265,4 +268,75 @@ def hook_wall_time(*, rounds: int) -> dict[str, Any]:
             "plugin": "CLAUDE_PLUGIN_ROOT set: the version is read from its plugin.json",
             "between_runs": "each command starts once earlier runs' senders have ended",
         },
+    }
+
+
+def _instructions(command: list[str], stdin: bytes, env: dict[str, str]) -> int:
+    """User-space instructions of one run, counted by valgrind's callgrind (the process
+    alone: the sender a hook starts is not followed)."""
+    done = subprocess.run(
+        [VALGRIND or "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    counted = re.search(rb"Collected\s*:\s*(\d+)", done.stderr)
+    if counted is None:
+        raise RuntimeError("callgrind reported no instruction count")
+    return int(counted.group(1))
+
+
+def hook_instructions(*, rounds: int) -> dict[str, Any]:
+    """The hook's instructions beside the interpreter's start: the one figure of the hook
+    that a busy machine does not move. Reported only where valgrind is installed."""
+    if VALGRIND is None:
+        print("  instructions: skipped (valgrind is not installed)")
+        return {"skipped": "valgrind is not installed"}
+    bin_dir = emitter_venv.prepare()
+    python, hook = bin_dir / "python", bin_dir / "session-event-emit"
+    counts: dict[str, list[int]] = {"hook": [], "python_startup": []}
+    with tempfile.TemporaryDirectory(prefix="bench-instructions-") as folder:
+        tmp = Path(folder)
+        user_home = tmp / "user"
+        user_home.mkdir()
+        base_env = clean_env(HOME=str(user_home), CLAUDE_PLUGIN_ROOT=str(_plugin(tmp)))
+        repo = repository(tmp / "repo", env=base_env)
+        transcript = _transcript(tmp)
+        marker = str(tmp).encode()
+        env = {
+            **base_env,
+            "SESSION_EVENTS_TELEMETRY": "on",
+            "SESSION_EVENTS_URL": f"http://127.0.0.1:{refused_port()}",
+            "SESSION_EVENTS_HOME": str(tmp / "state"),
+            "SESSION_EVENTS_SENDER_DEADLINE": SENDER_DEADLINE_S,
+        }
+        for round_no in range(rounds + 1):
+            hook_input = json.dumps(
+                {
+                    "session_id": f"bench-instructions-{round_no}",
+                    "cwd": str(repo),
+                    "transcript_path": str(transcript),
+                    "reason": "exit",
+                }
+            ).encode()
+            count = _instructions([str(python), str(hook)], hook_input, env)
+            if round_no:  # the first run makes the install id and folders, once per install
+                counts["hook"].append(count)
+                counts["python_startup"].append(
+                    _instructions([str(python), "-c", "pass"], b"", env)
+                )
+            _wait_for_senders(marker)
+    hook_median, startup_median = median(counts["hook"]), median(counts["python_startup"])
+    print(
+        f"  instructions: hook {hook_median / 1e6:.1f} M, python -c pass"
+        f" {startup_median / 1e6:.1f} M ({hook_median / startup_median:.2f}x)"
+    )
+    return {
+        "hook_millions": round(hook_median / 1e6, 2),
+        "python_startup_millions": round(startup_median / 1e6, 2),
+        "ratio_to_startup": round(hook_median / startup_median, 3),
+        "rounds": rounds,
+        "case": "refused server, as the wall-time rounds run it (not an install's first event)",
     }

@@ -161,6 +161,18 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                     ratio=full["ratio_to_startup"],
                 )
             )
+        counted = results.get("hook_instructions", {})
+        if "ratio_to_startup" in counted:
+            rows.append(
+                _row(
+                    "hook refused, instructions (millions)",
+                    counted["hook_millions"],
+                    "",
+                    "python -c pass",
+                    counted["python_startup_millions"],
+                    ratio=counted["ratio_to_startup"],
+                )
+            )
         rows.append(_row("python -c pass (ms)", startup, "ms"))
         rows.append(
             _row(
@@ -485,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"== hook wall time ({rounds} interleaved rounds)")
     results.update(hook.hook_wall_time(rounds=rounds))
+    print("== hook instructions (callgrind)")
+    results["hook_instructions"] = hook.hook_instructions(rounds=1 if args.quick else 3)
     print(f"== ingest throughput and latency ({load_rounds} rounds of {duration} s per level)")
     results.update(
         ingest.throughput(
