@@ -170,7 +170,6 @@ def figures_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "",
                     "python -c pass",
                     counted["python_startup_millions"],
-                    ratio=counted["ratio_to_startup"],
                 )
             )
         rows.append(_row("python -c pass (ms)", startup, "ms"))
