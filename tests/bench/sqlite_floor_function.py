@@ -3,7 +3,7 @@
 It parses the body with `json.loads` and inserts one row with the function's own table,
 indexes (the read side's included) and statement, committed per event as a 202 promises,
 and answers the ingest's 202. It checks nothing, logs nothing and keeps no deadline: no
-ingest that stores an event before answering can cost less on this store, so its
+ingest that commits each event before answering can cost less on this store, so its
 requests per second beside the no-op's bound what the function can reach.
 """
 

@@ -7,6 +7,7 @@ cost does not grow with them; the delivery run it starts applies the outbox's bo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -152,6 +153,7 @@ def test_a_sender_that_cannot_load_its_http_client_still_applies_the_bounds(
     (broken / "urllib3" / "__init__.py").write_text("raise ImportError('broken install')\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(broken), *sys.path]))
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    monkeypatch.setenv("SESSION_EVENTS_SENDER_DEADLINE", "30")  # a start on a loaded machine
     too_old, _recent = _fill_past_every_bound(consent_on.outbox)
     assert not _within_bounds(consent_on)
 
@@ -169,6 +171,7 @@ def test_hooks_that_end_while_a_delivery_run_holds_the_lock_leave_the_outbox_wit
     from session_event_emitter.send.gate import sender_lock
 
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    monkeypatch.setenv("SESSION_EVENTS_SENDER_DEADLINE", "30")  # a start on a loaded machine
     _fill(consent_on.outbox, MAX_EVENTS, oldest_at=time.time() - 5000)
     with sender_lock(consent_on.state) as held:  # a long delivery run, as far as they can tell
         assert held
@@ -189,3 +192,41 @@ def test_a_hook_whose_sender_cannot_start_applies_the_bounds_itself(
         run_hook(env=env, stdin=stdin, spawn=lambda *_args: False)
     assert _within_bounds(consent_on)
     assert not set(too_old) & set(consent_on.outbox_files())
+
+
+@pytest.mark.parametrize("sender", ["starts", "cannot start"])
+def test_the_hooks_own_event_is_not_the_one_evicted_after_the_clock_went_back(
+    consent_on: Any,
+    run_cli: Any,
+    hook_json: Any,
+    free_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    sender: str,
+) -> None:
+    """The clock stepped back (NTP, a restored snapshot): every pending event looks newer
+    than the one this hook stores; the bounds still make room by evicting one of them."""
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
+    monkeypatch.setenv("SESSION_EVENTS_SENDER_DEADLINE", "30")
+    pending = _fill(consent_on.outbox, MAX_EVENTS, oldest_at=time.time() + 3600)
+    if sender == "starts":
+        assert run_cli(stdin=hook_json("after-the-step")).returncode == 0
+        assert _wait_for(lambda: len(consent_on.outbox_files()) == MAX_EVENTS)
+    else:
+        with _hook_stdin("after-the-step") as stdin:
+            run_hook(env=dict(os.environ), stdin=stdin, spawn=lambda *_args: False)
+    files = set(consent_on.outbox_files())
+    assert len(files) == MAX_EVENTS
+    own = consent_on.outbox / f"{_key_of(consent_on, 'after-the-step')}.json"
+    assert own in files
+    assert len(set(pending) - files) == 1
+
+
+def _key_of(home: Any, session_id: str) -> str:
+    """The outbox key of this install's event for `session_id`."""
+    from session_event_emitter.event import idempotency_key
+
+    for path in home.outbox_files():
+        event = json.loads(path.read_text())["event"]
+        if event.get("session_id_hash") == hashlib.sha256(session_id.encode()).hexdigest():
+            return str(idempotency_key(event))
+    raise AssertionError(f"no pending event for {session_id}")

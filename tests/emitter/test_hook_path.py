@@ -35,7 +35,9 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
         seen.connections.append(address)
         raise OSError("network is not allowed on the hook path")
 
-    def fake_spawn(home: str, deadline: float, url: str | None = None) -> bool:
+    def fake_spawn(
+        home: str, deadline: float, url: str | None = None, keep: str | None = None
+    ) -> bool:
         seen.spawned.append(url)
         return True
 

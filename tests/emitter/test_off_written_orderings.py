@@ -39,7 +39,7 @@ def _queue(home: Any, n: int) -> None:
         outbox.put(key, {"identity_hash": "a" * 64, "session_id_hash": key})
 
 
-def _deliver_now(home_dir: str, deadline: float, url: str | None) -> bool:
+def _deliver_now(home_dir: str, deadline: float, url: str | None, keep: str | None) -> bool:
     """The detached sender a hook starts, run here and now (deterministic)."""
     delivery.deliver(
         Settings.load(url=url), delivery.Policy(deadline=deadline, base_delay=0.05), url=url

@@ -91,6 +91,31 @@ def test_the_error_never_carries_a_value() -> None:
     assert "s3cret" not in caught.value.detail
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SESSION_EVENTS_RETENTION_DAYS", "99999999"),
+        ("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", "9" * 400),
+    ],
+)
+def test_a_number_too_large_to_compute_with_is_refused_at_start_up(name: str, value: str) -> None:
+    """Taken, it made every request a 500 that named nothing (an expiry past the year 9999,
+    a rate that overflows a float)."""
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SESSION_EVENTS_RETENTION_DAYS", "36500"), ("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", "0")],
+)
+def test_the_largest_retention_and_no_rate_limit_serve_events(
+    make_client: AppFactory, name: str, value: str
+) -> None:
+    client = make_client(**{name: value})
+    assert client.post(URL, json=event()).status_code == 202
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e9", "five"])
 def test_store_timeout_must_be_a_positive_finite_number(value: str) -> None:
     with pytest.raises(ConfigurationError, match="SESSION_EVENTS_STORE_TIMEOUT_S"):

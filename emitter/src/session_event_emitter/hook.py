@@ -72,7 +72,7 @@ def run_hook(
     env: Mapping[str, str] | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
-    spawn: Callable[[str, float, str | None], bool] | None = None,
+    spawn: Callable[[str, float, str | None, str | None], bool] | None = None,
 ) -> None:
     """Record this session's event in the outbox and start delivery (or print it, dry-run)."""
     env = os.environ if env is None else env
@@ -87,7 +87,7 @@ def run_hook(
                 # The sender deletes them, as `disable` would (the hook never waits on a lock).
                 from session_event_emitter.spawn import start_sender
 
-                (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
+                (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url, None)
             return
     # Only now, with consent, load what building and storing an event needs.
     from session_event_emitter.event import (
@@ -135,11 +135,12 @@ def run_hook(
     if diagnostics.enabled() and settings.url_problem is not None:
         # The sender records this for `status` too; parsing the URL here costs only debuggers.
         diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)
-    started = (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url)
-    if stored and not started:
+    key = idempotency_key(event) if stored else None
+    started = (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url, key)
+    if key is not None and not started:
         # The sender applies the outbox's bounds first thing; without one, the hook does.
         try:
-            outbox.enforce_limits()
+            outbox.enforce_limits(keep=outbox.path_of(key))
         except OSError as exc:
             diagnostics.debug(__name__, "outbox bounds not applied: %s", type(exc).__name__)
 

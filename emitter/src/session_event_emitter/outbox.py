@@ -168,6 +168,12 @@ class Outbox:
             self.enforce_limits(now=now, keep=path)
         return True
 
+    def path_of(self, key: str) -> str | None:
+        """Where the pending event with `key` is stored; None for a malformed key."""
+        if not _is_key_file(f"{key}.json"):
+            return None
+        return os.path.join(self.pending_dir, f"{key}.json")
+
     def remove(self, key: str) -> None:
         """Remove the event the hook stored under `key` (idempotent)."""
         unlink_quietly(os.path.join(self.pending_dir, f"{key}.json"))

@@ -20,16 +20,21 @@ _FD_DIRS = ("/proc/self/fd", "/dev/fd")
 SENDER_MODULE = "session_event_emitter.send.sender"
 
 
-def start_sender(home: str, deadline: float, url: str | None = None) -> bool:
+def start_sender(
+    home: str, deadline: float, url: str | None = None, keep: str | None = None
+) -> bool:
     """Launch ``python -m session_event_emitter.send.sender``, detached; never raises.
 
-    Returns whether it could be started.
+    `keep` is the key of the event the hook has just stored: the outbox's bounds, which
+    the sender applies first, never evict it. Returns whether the sender could be started.
     """
     if not sys.executable:
         return False
     command = [sys.executable, "-m", SENDER_MODULE, "--deadline", f"{deadline:g}"]
     if url is not None:
         command += ["--url", url]
+    if keep is not None:
+        command += ["--keep", keep]
     env = dict(os.environ, SESSION_EVENTS_HOME=home)
     keep_descriptors_to_this_process()
     try:

@@ -24,6 +24,10 @@ DEFAULT_STORE_TIMEOUT_S = 4.0
 
 # The longest store timeout taken: a Cloud Function (gen2) HTTP request lasts at most an hour.
 MAX_TIMEOUT_S = 3600.0
+# Beyond these the function could not compute with them (an expiry past the year 9999, a
+# rate that overflows a float): refused at start-up, not on every request.
+MAX_RETENTION_DAYS = 36_500
+MAX_RATE_LIMIT_PER_MINUTE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,12 @@ class Settings:
             collection=collection,
             dynamodb_table=table,
             dynamodb_endpoint_url=endpoint,
-            retention_days=read.integer("SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1),
-            rate_limit_per_minute=read.integer("SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600),
+            retention_days=read.integer(
+                "SESSION_EVENTS_RETENTION_DAYS", 365, minimum=1, maximum=MAX_RETENTION_DAYS
+            ),
+            rate_limit_per_minute=read.integer(
+                "SESSION_EVENTS_RATE_LIMIT_PER_MINUTE", 600, maximum=MAX_RATE_LIMIT_PER_MINUTE
+            ),
             ingest_token=read.optional("SESSION_EVENTS_INGEST_TOKEN"),
             store_timeout_s=read.number(
                 "SESSION_EVENTS_STORE_TIMEOUT_S",

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="session_event_emitter.send.sender")
     parser.add_argument("--url", default=None)
     parser.add_argument("--deadline", type=float, default=None)
+    parser.add_argument("--keep", default=None)  # the key of the event its hook stored
     args = parser.parse_args(arguments)
 
     from session_event_emitter import diagnostics
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.load(url=args.url, sender_deadline=args.deadline)
     try:
-        Outbox(settings.home_dir).enforce_limits()
+        outbox = Outbox(settings.home_dir)
+        outbox.enforce_limits(keep=None if args.keep is None else outbox.path_of(args.keep))
     except OSError as exc:
         diagnostics.debug(__name__, "outbox bounds not applied: %s", type(exc).__name__)
 
