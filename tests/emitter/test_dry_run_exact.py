@@ -60,6 +60,7 @@ def test_the_dry_run_event_is_the_next_real_one_field_for_field(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", stub_server.url)
+    monkeypatch.setenv("SESSION_EVENTS_SENDER_DEADLINE", "20")  # its start on a loaded machine
     monkeypatch.setenv("SESSION_EVENTS_GITHUB_LOGIN", "octocat")
     consent_on.state.mkdir(parents=True)
     (consent_on.state / "config.json").write_text(json.dumps({"discovery_refs": ["docs:intro"]}))

@@ -171,3 +171,25 @@ def test_retry_dead_puts_back_only_what_fits_and_evicts_no_pending_event(
     assert len(pending) == 5
     assert len(outbox.dead_letters()) == 2
     assert not any(name.startswith("evicted") for name in outbox.counters())
+
+
+def test_dead_letters_sent_back_by_the_bounds_keep_the_dead_letters_bound(tmp_path: Path) -> None:
+    """Dead letters put back, then returned by the outbox's bounds while new ones came:
+    the dead-letter folder still holds no more than its bound, the oldest pruned, counted."""
+    outbox = Outbox(tmp_path, OutboxLimits(max_events=3, max_dead_letters=3))
+    for n in range(3):
+        outbox.put(_key(n), _event(n))
+    for entry in outbox.entries():
+        outbox.dead_letter(entry, "invalid", {})
+    assert outbox.retry_dead() == (3, 0)
+    for n in range(3, 6):  # new dead letters while the first three wait in the outbox
+        outbox.put(_key(n), _event(n))
+        (entry,) = [e for e in outbox.entries() if e.key == _key(n)]
+        outbox.dead_letter(entry, "invalid", {})
+    for n in range(6, 9):  # hooks fill the outbox: the three put back go back
+        outbox.put(_key(n), _event(n))
+    outbox.enforce_limits()
+    assert {e.key for e in outbox.entries()} == {_key(n) for n in range(6, 9)}
+    assert len(outbox.dead_letters()) == 3
+    assert outbox.counters()["dead_letters_pruned"] == 3
+    assert not any(name.startswith("evicted") for name in outbox.counters())

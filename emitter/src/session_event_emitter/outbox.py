@@ -305,11 +305,12 @@ class Outbox:
         evicted: dict[str, int] = {}
 
         survivors: list[_FileInfo] = []
+        returned = 0
         for info in files:
             if current - info.mtime <= self.limits.max_age_seconds or info.path == keep:
                 survivors.append(info)
             elif info.retried:
-                self._return_to_dead_letters(info)
+                returned += self._return_to_dead_letters(info)
             elif unlink_quietly(info.path):
                 evicted["evicted_age"] = evicted.get("evicted_age", 0) + 1
 
@@ -326,12 +327,16 @@ class Outbox:
             survivors.remove(victim)
             total -= victim.size
             if victim.retried:
-                self._return_to_dead_letters(victim)
+                returned += self._return_to_dead_letters(victim)
             elif unlink_quietly(victim.path):
                 evicted[reason] = evicted.get(reason, 0) + 1
+        if returned:  # the dead letters keep their own bound, as when they first came
+            pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
+            if pruned:
+                evicted["dead_letters_pruned"] = pruned
         if evicted:
             self._bump(evicted)
-        return sum(evicted.values())
+        return sum(count for name, count in evicted.items() if name.startswith("evicted"))
 
     # -- internals ---------------------------------------------------------------------
 
@@ -360,12 +365,13 @@ class Outbox:
                     continue
                 yield _FileInfo(path, st.st_size, st.st_mtime, retried=True)
 
-    def _return_to_dead_letters(self, info: _FileInfo) -> None:
-        """A dead letter put back goes back where it came from, as it was."""
+    def _return_to_dead_letters(self, info: _FileInfo) -> int:
+        """A dead letter put back goes back where it came from, as it was; 1 if it went."""
         try:
             os.replace(info.path, os.path.join(self.dead_letter_dir, info.name))
         except OSError:
-            return
+            return 0
+        return 1
 
     def _files(self) -> Iterator[_FileInfo]:
         for path in _list(self.pending_dir):
