@@ -166,6 +166,42 @@ def test_start_up_logs_every_bad_variable_before_any_request(tmp_path: Path) -> 
         assert name in str(line["message"])
 
 
+BOTH_SIDES_BAD = {
+    "SESSION_EVENTS_RETENTION_DAYS": "soon",  # the ingest's
+    "SESSION_EVENTS_ROLLUP_DAYS": "many",  # the read side's
+    "SESSION_EVENTS_JOB_TOKEN": "job-token",
+}
+
+
+def test_a_read_side_request_names_the_bad_variables_of_both_sides(
+    make_client: AppFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = make_client(**BOTH_SIDES_BAD)
+    capsys.readouterr()  # what start-up logged
+    answer = client.post("/v1/jobs/rollup", headers={"Authorization": "Bearer job-token"})
+    assert answer.status_code == 500
+    assert answer.get_json() == {"ok": False, "error": "internal"}
+    [line] = [line for line in log_lines(capsys.readouterr().out) if line.get("status") == 500]
+    for name in ("SESSION_EVENTS_RETENTION_DAYS", "SESSION_EVENTS_ROLLUP_DAYS"):
+        assert name in str(line["error_type"])
+
+
+def test_the_rollup_command_names_the_bad_variables_of_both_sides(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "session_events.rollups.job"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "functions",
+        env=clean_env(**BOTH_SIDES_BAD, SESSION_EVENTS_SQLITE_PATH=str(tmp_path / "e.db")),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    for name in ("SESSION_EVENTS_RETENTION_DAYS", "SESSION_EVENTS_ROLLUP_DAYS"):
+        assert name in done.stderr
+    assert "soon" not in done.stderr and "many" not in done.stderr
+
+
 def test_start_up_with_good_settings_logs_nothing(tmp_path: Path) -> None:
     script = (
         "import functions_framework\n"

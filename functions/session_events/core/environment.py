@@ -6,12 +6,13 @@ and goes on with the default, so that one `ConfigurationError` names them all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import TypeVar, cast
 
 from session_events.core.errors import ConfigurationError
 
 _T = TypeVar("_T")
+_U = TypeVar("_U")
 
 
 class EnvironmentReader:
@@ -78,3 +79,18 @@ class EnvironmentReader:
     def _problem(self, message: str, default: _T) -> _T:
         self.problems.append(message)
         return default
+
+
+def read_together(first: Callable[[], _T], second: Callable[[], _U]) -> tuple[_T, _U]:
+    """Two settings read from one environment (the ingest's and the read side's), or one
+    ConfigurationError naming the malformed variables of both."""
+    problems: list[str] = []
+    values: list[object] = []
+    for read in (first, second):
+        try:
+            values.append(read())
+        except ConfigurationError as error:
+            problems.append(error.detail)
+    if problems:
+        raise ConfigurationError("; ".join(problems))
+    return cast(_T, values[0]), cast(_U, values[1])

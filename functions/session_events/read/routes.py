@@ -17,6 +17,7 @@ from typing import Any, Literal
 from flask import Request, Response
 
 from session_events.core.displayid import DisplayIds
+from session_events.core.environment import read_together
 from session_events.core.errors import IngestError, MethodNotAllowed, NotFound
 from session_events.core.exchange import Exchange, serve
 from session_events.read import operator, public
@@ -295,8 +296,10 @@ def handle_read(request: Request, runtime: Runtime | None = None) -> Response:
             exchange.route, exchange.html = name, is_html
             if request.method not in methods:
                 raise MethodNotAllowed(methods)
-            settings = ReadSettings.from_env(os.environ)
-            answer = handler(Context(request, settings, runtime or get_runtime(), match))
+            settings, served_by = read_together(
+                lambda: ReadSettings.from_env(os.environ), lambda: runtime or get_runtime()
+            )
+            answer = handler(Context(request, settings, served_by, match))
             exchange.answer(answer.status, answer.body or {}, answer.headers)
             exchange.log.update(answer.log or {})
             return

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from session_events.core.environment import read_together
 from session_events.core.errors import ConfigurationError, IngestError
 from session_events.ingest.config import Settings
 from session_events.read.settings import ReadSettings
@@ -98,8 +99,9 @@ def release_due_weeks(store: ReadStore, settings: ReleaseSettings, now: datetime
 
 def main() -> int:
     try:
-        settings = Settings.from_env(os.environ)
-        read_settings = ReadSettings.from_env(os.environ)
+        settings, read_settings = read_together(
+            lambda: Settings.from_env(os.environ), lambda: ReadSettings.from_env(os.environ)
+        )
         store = open_store(settings)
         if not isinstance(store, ReadStore):
             raise ConfigurationError(f"the {settings.store} store has no read side")
