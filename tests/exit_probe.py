@@ -35,9 +35,7 @@ def run_watching_imports(
     """Run ``session-event-emit argv`` in a child interpreter; its stderr ends with the
     comma-separated `watched` modules the run loaded (those loaded before it do not count).
 
-    Without site by default: the preloads of a test environment would hide an import. The
-    input is written whole and its pipe closed before the child starts, as a hook's caller
-    has done by the time the hook reads it.
+    Without site by default: the preloads of a test environment would hide an import.
     """
     probe = (
         AT_EXIT + "import sys\n"
@@ -49,20 +47,12 @@ def run_watching_imports(
         "from session_event_emitter import cli\n"
         "cli.run()\n"
     )
-    if len(stdin) >= 64 * 1024:
-        raise ValueError("the input must fit in a pipe's buffer")
     source = str(Path(session_event_emitter.__file__).parents[1])
-    read_end, write_end = os.pipe()
-    try:
-        with os.fdopen(write_end, "wb") as writer:
-            writer.write(stdin)
-        return subprocess.run(
-            [sys.executable, *(["-S"] if without_site else []), "-c", probe],
-            stdin=read_end,
-            capture_output=True,
-            timeout=10,
-            check=False,
-            env={**os.environ, "PYTHONPATH": source},
-        )
-    finally:
-        os.close(read_end)
+    return subprocess.run(
+        [sys.executable, *(["-S"] if without_site else []), "-c", probe],
+        input=stdin,
+        capture_output=True,
+        timeout=10,
+        check=False,
+        env={**os.environ, "PYTHONPATH": source},
+    )

@@ -36,7 +36,7 @@ from common import clean_env, event, median, paired_ratio, percentile
 from git_repository import repository
 from servers import hanging_server, refused_port, serve
 
-from session_event_emitter.outbox import OutboxLimits
+from session_event_emitter.outbox import Outbox, OutboxLimits
 
 SYNC_POST = Path(__file__).resolve().parent / "sync_post.py"
 CASES = ("ok", "refused", "hanging")
@@ -67,17 +67,14 @@ def _plugin(directory: Path) -> Path:
 
 
 def _full_outbox(state: Path) -> Path:
-    """A state folder whose outbox holds as many pending events as it may keep."""
-    outbox = state / "outbox"
-    outbox.mkdir(parents=True, mode=0o700)
+    """A state folder whose outbox holds as many pending events as it may keep, stored as
+    hooks store them, the oldest an hour old."""
+    outbox = Outbox(state)
     moment = time.time() - 3600
     for n in range(OutboxLimits().max_events):
         key = hashlib.sha256(f"pending-{n}".encode()).hexdigest()
-        envelope = {"v": 1, "enqueued_at": moment + n, "event": event(session_id_hash=key)}
-        path = outbox / f"{key}.json"
-        path.write_text(json.dumps(envelope, sort_keys=True))
-        path.chmod(0o600)
-        os.utime(path, (moment + n, moment + n))
+        outbox.put(key, event(session_id_hash=key), now=moment + n)
+        os.utime(outbox.path_of(key), (moment + n, moment + n))
     return state
 
 

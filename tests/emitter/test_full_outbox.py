@@ -1,8 +1,9 @@
 """A full outbox (a machine offline for weeks) neither slows the hook nor goes unbounded.
 
 A hook stores its event without opening or stat-ing the events already pending, so its
-cost does not grow with them; the delivery run it starts applies the outbox's bounds
-(count, bytes, age) first, oldest out, each eviction counted.
+cost does not grow with them; the sender it starts applies the outbox's bounds (count,
+bytes, age) first thing, oldest out, each eviction counted, and never evicts the event its
+hook has just stored.
 """
 
 from __future__ import annotations
@@ -20,26 +21,23 @@ import pytest
 
 from session_event_emitter.hook import run_hook
 from session_event_emitter.identity import sha256_hex
-from session_event_emitter.outbox import OutboxLimits
+from session_event_emitter.outbox import Outbox, OutboxLimits
 
 MAX_EVENTS = OutboxLimits().max_events
 MAX_AGE_S = OutboxLimits().max_age_seconds
 
 
-def _fill(outbox: Path, count: int, *, oldest_at: float, name: str = "pending") -> list[Path]:
-    """`count` pending events, one second apart from `oldest_at`, as hooks write them."""
-    outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+def _fill(
+    home: Any, count: int, *, oldest_at: float, name: str = "pending", padding: str = ""
+) -> list[Path]:
+    """`count` pending events stored as hooks store them, one second apart from `oldest_at`."""
+    outbox = Outbox(home.state)
     paths = []
     for n in range(count):
         key = sha256_hex(f"{name}-{n}")
-        envelope = {
-            "v": 1,
-            "enqueued_at": oldest_at + n,
-            "event": {"identity_hash": "a" * 64, "session_id_hash": key, "tool_count": n},
-        }
-        path = outbox / f"{key}.json"
-        path.write_text(json.dumps(envelope))
-        path.chmod(0o600)
+        event = {"identity_hash": "a" * 64, "session_id_hash": key, "tool_count": n}
+        assert outbox.put(key, {**event, "padding": padding} if padding else event)
+        path = Path(outbox.path_of(key))
         os.utime(path, (oldest_at + n, oldest_at + n))
         paths.append(path)
     return paths
@@ -55,7 +53,7 @@ def _hook_stdin(session_id: str) -> Any:
 def test_a_hook_touches_no_pending_event_but_its_own(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
 ) -> None:
-    pending = _fill(consent_on.outbox, MAX_EVENTS, oldest_at=time.time() - 5000)
+    pending = _fill(consent_on, MAX_EVENTS, oldest_at=time.time() - 5000)
     touched: list[str] = []
     for name in ("stat", "lstat", "open"):
         real = getattr(os, name)
@@ -82,8 +80,8 @@ def test_the_delivery_run_a_hook_starts_brings_a_full_outbox_back_within_its_bou
 ) -> None:
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")  # refused
     now = time.time()
-    too_old = _fill(consent_on.outbox, 3, oldest_at=now - MAX_AGE_S - 3600, name="too-old")
-    recent = _fill(consent_on.outbox, MAX_EVENTS, oldest_at=now - 5000)
+    too_old = _fill(consent_on, 3, oldest_at=now - MAX_AGE_S - 3600, name="too-old")
+    recent = _fill(consent_on, MAX_EVENTS, oldest_at=now - 5000)
 
     done = run_cli(stdin=hook_json("one-more"))
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
@@ -116,19 +114,13 @@ def _wait_for(condition: Any, timeout: float = 20.0) -> bool:
     return bool(condition())
 
 
-def _fill_past_every_bound(outbox: Path) -> tuple[list[Path], list[Path]]:
+def _fill_past_every_bound(home: Any) -> tuple[list[Path], list[Path]]:
     """Three events past the age bound, then as many recent ones as the count bound allows,
     each large enough that together they are past the byte bound too."""
     now = time.time()
-    too_old = _fill(outbox, 3, oldest_at=now - MAX_AGE_S - 3600, name="too-old")
-    recent = _fill(outbox, MAX_EVENTS, oldest_at=now - 5000)
+    too_old = _fill(home, 3, oldest_at=now - MAX_AGE_S - 3600, name="too-old")
     padding = "x" * (OutboxLimits().max_bytes // MAX_EVENTS + 64)
-    for path in recent:
-        envelope = json.loads(path.read_text())
-        envelope["event"]["padding"] = padding
-        stamp = path.stat().st_mtime
-        path.write_text(json.dumps(envelope))
-        os.utime(path, (stamp, stamp))
+    recent = _fill(home, MAX_EVENTS, oldest_at=now - 5000, padding=padding)
     return too_old, recent
 
 
@@ -154,7 +146,7 @@ def test_a_sender_that_cannot_load_its_http_client_still_applies_the_bounds(
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(broken), *sys.path]))
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     monkeypatch.setenv("SESSION_EVENTS_SENDER_DEADLINE", "30")  # a start on a loaded machine
-    too_old, _recent = _fill_past_every_bound(consent_on.outbox)
+    too_old, _recent = _fill_past_every_bound(consent_on)
     assert not _within_bounds(consent_on)
 
     done = run_cli(stdin=hook_json("with-a-broken-client"))
@@ -172,7 +164,7 @@ def test_hooks_that_end_while_a_delivery_run_holds_the_lock_leave_the_outbox_wit
 
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     monkeypatch.setenv("SESSION_EVENTS_SENDER_DEADLINE", "30")  # a start on a loaded machine
-    _fill(consent_on.outbox, MAX_EVENTS, oldest_at=time.time() - 5000)
+    _fill(consent_on, MAX_EVENTS, oldest_at=time.time() - 5000)
     with sender_lock(consent_on.state) as held:  # a long delivery run, as far as they can tell
         assert held
         for n in range(3):
@@ -186,7 +178,7 @@ def test_hooks_that_end_while_a_delivery_run_holds_the_lock_leave_the_outbox_wit
 def test_a_hook_whose_sender_cannot_start_applies_the_bounds_itself(
     consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
 ) -> None:
-    too_old, _recent = _fill_past_every_bound(consent_on.outbox)
+    too_old, _recent = _fill_past_every_bound(consent_on)
     env = {**os.environ, "SESSION_EVENTS_URL": f"http://127.0.0.1:{free_port}"}
     with _hook_stdin("no-sender") as stdin:
         run_hook(env=env, stdin=stdin, spawn=lambda *_args: False)
@@ -207,7 +199,7 @@ def test_the_hooks_own_event_is_not_the_one_evicted_after_the_clock_went_back(
     than the one this hook stores; the bounds still make room by evicting one of them."""
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     monkeypatch.setenv("SESSION_EVENTS_SENDER_DEADLINE", "30")
-    pending = _fill(consent_on.outbox, MAX_EVENTS, oldest_at=time.time() + 3600)
+    pending = _fill(consent_on, MAX_EVENTS, oldest_at=time.time() + 3600)
     if sender == "starts":
         assert run_cli(stdin=hook_json("after-the-step")).returncode == 0
         assert _wait_for(lambda: len(consent_on.outbox_files()) == MAX_EVENTS)
@@ -216,17 +208,16 @@ def test_the_hooks_own_event_is_not_the_one_evicted_after_the_clock_went_back(
             run_hook(env=dict(os.environ), stdin=stdin, spawn=lambda *_args: False)
     files = set(consent_on.outbox_files())
     assert len(files) == MAX_EVENTS
-    own = consent_on.outbox / f"{_key_of(consent_on, 'after-the-step')}.json"
-    assert own in files
+    own = hashlib.sha256(b"after-the-step").hexdigest()
+    assert own in {json.loads(path.read_text())["event"]["session_id_hash"] for path in files}
     assert len(set(pending) - files) == 1
 
 
-def _key_of(home: Any, session_id: str) -> str:
-    """The outbox key of this install's event for `session_id`."""
-    from session_event_emitter.event import idempotency_key
-
-    for path in home.outbox_files():
-        event = json.loads(path.read_text())["event"]
-        if event.get("session_id_hash") == hashlib.sha256(session_id.encode()).hexdigest():
-            return str(idempotency_key(event))
-    raise AssertionError(f"no pending event for {session_id}")
+def test_flush_applies_the_bounds_before_it_sends(
+    consent_on: Any, run_cli: Any, free_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")  # refused
+    too_old, _recent = _fill_past_every_bound(consent_on)
+    assert run_cli("flush", "--deadline", "5").returncode == 1  # nothing could be sent
+    assert _within_bounds(consent_on)
+    assert not set(too_old) & set(consent_on.outbox_files())

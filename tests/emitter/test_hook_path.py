@@ -290,63 +290,56 @@ def test_input_written_in_pieces_is_read_whole(
     assert recorded == hashlib.sha256(b"written-in-pieces").hexdigest()
 
 
-@pytest.mark.parametrize("command", [[], ["ref", "owner-repo"]])
+@pytest.mark.parametrize(
+    ("command", "written", "killed"),
+    [
+        ([], b"", False),
+        (["ref", "owner-repo"], b"", False),
+        ([], b'{"session_id": "still-writ', True),  # the writer keeps the pipe open
+    ],
+    ids=["hook", "ref", "hook killed while it waits for the rest"],
+)
 def test_the_callers_pipe_is_left_as_it_was(
     consent_on: Any,
     monkeypatch: pytest.MonkeyPatch,
     hook_json: Any,
     free_port: int,
     command: list[str],
+    written: bytes,
+    killed: bool,
 ) -> None:
     """The hook never changes its stdin's mode: the caller may share that pipe, and its own
-    reads would fail with EAGAIN on a pipe left non-blocking."""
+    reads would fail with EAGAIN on a pipe left non-blocking. A hook's timeout or a closed
+    terminal ends the hook by a signal, with no clean-up run."""
     monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
     read_end, write_end = os.pipe()
     try:
-        os.write(write_end, hook_json("shared-pipe"))
-        os.close(write_end)
-        write_end = -1
-        assert os.get_blocking(read_end)
-        done = subprocess.run(
+        os.write(write_end, written or hook_json("shared-pipe"))
+        if not killed:
+            os.close(write_end)
+            write_end = -1
+        proc = subprocess.Popen(
             [sys.executable, "-m", "session_event_emitter", *command],
             stdin=read_end,
-            capture_output=True,
-            timeout=20,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+        if killed:
+            time.sleep(0.25)  # within the hook's 0.5 s wait for the rest of its input
+            proc.terminate()
+        out, err = proc.communicate(timeout=20)
         assert os.get_blocking(read_end)
     finally:
         os.close(read_end)
         if write_end >= 0:
             os.close(write_end)
+    if killed:
+        return
+    assert (proc.returncode, out, err) == (0, b"", b"")
     if command:
         assert len(list((consent_on.state / "session-refs").glob("*.json"))) == 1
     else:
         assert len(consent_on.outbox_files()) == 1
-
-
-def test_a_hook_killed_while_it_waits_for_its_input_leaves_the_callers_pipe_as_it_was(
-    consent_on: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
-) -> None:
-    """A hook's timeout or a closed terminal ends the hook by a signal, no clean-up run."""
-    monkeypatch.setenv("SESSION_EVENTS_URL", f"http://127.0.0.1:{free_port}")
-    read_end, write_end = os.pipe()
-    try:
-        os.write(write_end, b'{"session_id": "still-writ')  # the writer keeps the pipe open
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "session_event_emitter"],
-            stdin=read_end,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(0.25)  # within the hook's 0.5 s wait for the rest of its input
-        proc.terminate()
-        proc.wait(timeout=10)
-        assert os.get_blocking(read_end)
-    finally:
-        os.close(read_end)
-        os.close(write_end)
 
 
 def test_hook_path_imports_only_the_standard_library(

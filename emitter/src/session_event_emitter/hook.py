@@ -116,13 +116,14 @@ def run_hook(
         _print_dry_run(event, settings, known_session_id(hook, env) is None, stdout, version)
         return
     outbox = Outbox(settings.home_dir)
+    key = idempotency_key(event)
     stored = False
     try:
-        stored = outbox.put(idempotency_key(event), event)
+        stored = outbox.put(key, event)
         # `disable` records "off" before it empties the outbox: read consent again, so an
         # event stored while it ran is not left behind it.
         if not Settings.load(env, url=url).consent.enabled:
-            outbox.remove(idempotency_key(event))
+            outbox.remove(key)
             diagnostics.debug(__name__, "telemetry went off while the event was stored")
             return
     except OSError as exc:
@@ -135,9 +136,9 @@ def run_hook(
     if diagnostics.enabled() and settings.url_problem is not None:
         # The sender records this for `status` too; parsing the URL here costs only debuggers.
         diagnostics.debug(__name__, "event kept, not sent yet: %s", settings.url_problem)
-    key = idempotency_key(event) if stored else None
-    started = (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url, key)
-    if key is not None and not started:
+    keep = key if stored else None
+    started = (spawn or start_sender)(settings.home_dir, settings.sender_deadline, url, keep)
+    if stored and not started:
         # The sender applies the outbox's bounds first thing; without one, the hook does.
         try:
             outbox.enforce_limits(keep=outbox.path_of(key))

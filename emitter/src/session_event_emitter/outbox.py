@@ -14,7 +14,7 @@ Every file is written atomically (temp file, fsync, os.replace) with mode 0600. 
 keeps at most ``max_events`` files, ``max_bytes`` bytes and nothing older than
 ``max_age_seconds``; the oldest go first and each eviction is counted (``status`` shows
 the counts). The sender every hook starts applies the three bounds first thing, before
-anything that could fail it, and every delivery run (``flush`` too) before it sends. A
+anything that could fail it, and ``flush`` before it sends. A
 hook's ``put`` counts the pending files by name and never opens or stats them, so a hook
 costs the same with a thousand events pending as with none; the hook applies the bounds
 itself only when its sender cannot start, or when the count is over ``max_events`` by
@@ -155,7 +155,7 @@ class Outbox:
         The first event for a key wins, as on the server.
         """
         self._private(self.pending_dir)
-        path = os.path.join(self.pending_dir, f"{key}.json")
+        path = self.path_of(key)
         if os.path.exists(path):
             return False
         envelope = {
@@ -168,15 +168,13 @@ class Outbox:
             self.enforce_limits(now=now, keep=path)
         return True
 
-    def path_of(self, key: str) -> str | None:
-        """Where the pending event with `key` is stored; None for a malformed key."""
-        if not _is_key_file(f"{key}.json"):
-            return None
+    def path_of(self, key: str) -> str:
+        """Where the event a hook stored under `key` waits."""
         return os.path.join(self.pending_dir, f"{key}.json")
 
     def remove(self, key: str) -> None:
         """Remove the event the hook stored under `key` (idempotent)."""
-        unlink_quietly(os.path.join(self.pending_dir, f"{key}.json"))
+        unlink_quietly(self.path_of(key))
 
     def discard(self, entry: Entry) -> None:
         """Remove `entry`, wherever it is pending (idempotent): it got its verdict."""
@@ -197,9 +195,7 @@ class Outbox:
         write_atomic(os.path.join(self.dead_letter_dir, f"{entry.key}.json"), data)
         self.discard(entry)
         self._bump({"dead_lettered": 1})
-        pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
-        if pruned:
-            self._bump({"dead_letters_pruned": pruned})
+        self._prune_dead_letters()
 
     def retry_dead(self) -> tuple[int, int]:
         """Put dead letters back while the outbox has room: (how many went, how many wait).
@@ -330,13 +326,11 @@ class Outbox:
                 returned += self._return_to_dead_letters(victim)
             elif unlink_quietly(victim.path):
                 evicted[reason] = evicted.get(reason, 0) + 1
-        if returned:  # the dead letters keep their own bound, as when they first came
-            pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
-            if pruned:
-                evicted["dead_letters_pruned"] = pruned
         if evicted:
             self._bump(evicted)
-        return sum(count for name, count in evicted.items() if name.startswith("evicted"))
+        if returned:  # the dead letters keep their own bound, as when they first came
+            self._prune_dead_letters()
+        return sum(evicted.values())
 
     # -- internals ---------------------------------------------------------------------
 
@@ -344,6 +338,12 @@ class Outbox:
         """Create the home and then `directory`, both readable by the owner only."""
         ensure_private_dir(self.home)
         ensure_private_dir(directory)
+
+    def _prune_dead_letters(self) -> None:
+        """The oldest dead letters past ``max_dead_letters`` go, counted."""
+        pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
+        if pruned:
+            self._bump({"dead_letters_pruned": pruned})
 
     def _count_by_name(self) -> int:
         """How many events are pending, the dead letters put back included, from the

@@ -31,13 +31,9 @@ class EnvironmentReader:
     def integer(
         self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
     ) -> int:
-        raw = self.text(name)
-        if not raw:
+        value = self._parsed(name, int, "an integer")
+        if value is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            return self._problem(f"{name} must be an integer", default)
         if maximum is not None and not minimum <= value <= maximum:
             return self._problem(f"{name} must be between {minimum} and {maximum}", default)
         if value < minimum:
@@ -48,13 +44,9 @@ class EnvironmentReader:
         self, name: str, default: float, *, low: float, high: float, low_included: bool = True
     ) -> float:
         """A finite number in [low, high], or (low, high] with `low_included=False`."""
-        raw = self.text(name)
-        if not raw:
+        value = self._parsed(name, float, "a number")
+        if value is None:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            return self._problem(f"{name} must be a number", default)
         above_low = low <= value if low_included else low < value
         if not (above_low and value <= high):  # NaN fails here too
             if low_included:
@@ -75,6 +67,17 @@ class EnvironmentReader:
     def check(self) -> None:
         if self.problems:
             raise ConfigurationError("; ".join(self.problems))
+
+    def _parsed(self, name: str, convert: Callable[[str], _T], what: str) -> _T | None:
+        """The variable converted; None where it is unset, or malformed (a problem noted)."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        try:
+            return convert(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be {what}")
+            return None
 
     def _problem(self, message: str, default: _T) -> _T:
         self.problems.append(message)

@@ -90,9 +90,8 @@ def recompute_changed_days(
 
     for day in days:
         row = written.get(day.isoformat())
-        if (
-            erasure is not None
-        ):  # a count can hide an erasure (a late event of the same day evens it)
+        # A count can hide an erasure (a late event of the same day evens it out).
+        if erasure is not None:
             events = events_of(day)
             if row is None and not events:
                 continue

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from session_event_emitter.commands.console import err, out
+from session_event_emitter.outbox import Outbox
 from session_event_emitter.settings import Settings
 
 # The foreground run's own deadline, then the kernel's: a grace second past it.
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         base_delay=settings.retry_base_delay,
         wait_for_lock=True,
     )
+    Outbox(settings.home_dir).enforce_limits()  # as the sender does first thing
     try:
         report = delivery.deliver(settings, policy, url=args.url, on_wait=_say_waiting)
     finally:

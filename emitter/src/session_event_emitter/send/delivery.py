@@ -214,7 +214,6 @@ class Delivery:
             return self._withdraw()
         # Overwritten at the end; if the run ends first, `status` reads it as cut short.
         self._record_run(audit.running_record(self.remaining()))
-        self.outbox.enforce_limits()
         endpoint = settings.endpoint
         if endpoint is not None and (
             endpoint.batch is None or modes.single_only(self.home, endpoint.batch)
