@@ -76,6 +76,8 @@ class FaultServer:
     note: Callable[[], object] = lambda: None
     release: threading.Event = field(default_factory=threading.Event)
     hang_seconds: float = 5.0
+    # Seconds every answer waits before it leaves (a slow store behind the endpoint).
+    answer_delay: float = 0.0
     # Called before the answer to the request of that index (counted from `play`).
     before_answer: dict[int, Callable[[], None]] = field(default_factory=dict)
     port: int = 0
@@ -133,6 +135,8 @@ def _handler(server: FaultServer) -> type[QuietHandler]:
             server.requests.append(request)
             if before_answer is not None:
                 before_answer()
+            if server.answer_delay:
+                server.release.wait(server.answer_delay)
             self._answer(kind, request)
 
         def _answer(self, kind: str, request: Request) -> None:
