@@ -12,5 +12,5 @@ from session_events.ingest.http import handle
 
 @functions_framework.http
 def session_events(request: Request) -> Response:
-    """Ingest one session event (or a batch) and answer as CONTRACT §2 says."""
+    """Ingest one session event (or a batch) and answer as README.md's API table says."""
     return handle(request)

@@ -255,7 +255,7 @@ firestore_indexes_and_ttl() {
   # Rollup documents are read by key only: their JSON body is never indexed.
   run gcloud firestore indexes fields update body --database="$DATABASE" \
     --collection-group="${COLLECTION}_rollups" --disable-indexes --project="$PROJECT" --quiet
-  # Firestore deletes a document after its expire_at (CONTRACT §3: received_at + retention).
+  # Firestore deletes a document after its expire_at (received_at + the retention).
   run gcloud firestore fields ttls update expire_at --database="$DATABASE" \
     --collection-group="$COLLECTION" --enable-ttl --project="$PROJECT" --quiet
 }

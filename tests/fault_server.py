@@ -177,7 +177,7 @@ def _handler(server: FaultServer) -> type[QuietHandler]:
                     request.told = {}
                 return
             if kind == "400_json_validation":
-                # From the single endpoint this is the event's verdict (CONTRACT §4.1).
+                # From the single endpoint this is the event's verdict (the original's way).
                 if request.path == SINGLE_PATH:
                     request.told = {keys[0]: "invalid"}
                 answer = {"ok": False, "error": "validation_failed", "issues": []}

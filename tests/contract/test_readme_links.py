@@ -1,8 +1,10 @@
-"""The READMEs stand alone: every link leads to a file (and heading) of this repository."""
+"""The repository stands alone: every README link leads to a file (and heading) of it, and
+no file points to a document that lives beside it."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,33 @@ def test_every_link_leads_inside_the_repository(readme: Path) -> None:
 def test_the_readmes_are_found() -> None:
     names = {str(path.relative_to(ROOT)) for path in READMES}
     assert {"README.md", "emitter/README.md", "infra/README.md", "tests/bench/README.md"} <= names
+
+
+def test_no_file_of_the_repository_points_outside_it() -> None:
+    """Code, scripts and docs cite the repository's own documents, never one beside it."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False
+    ).stdout.decode()
+    files = [ROOT / name for name in listed.split("\0") if name]
+    if not files:  # not a git checkout: every file under the root, hidden folders aside
+        files = [
+            path
+            for path in ROOT.rglob("*")
+            if path.is_file() and not any(p.startswith(".") for p in path.relative_to(ROOT).parts)
+        ]
+    this = Path(__file__).resolve()
+    pointing = []
+    for path in files:
+        if path.resolve() == this or not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue  # not text
+        pointing += [
+            f"{path.relative_to(ROOT)}:{number}"
+            for number, line in enumerate(text.splitlines(), 1)
+            if OUTSIDE.search(line)
+        ]
+    assert len(files) > 50
+    assert pointing == []

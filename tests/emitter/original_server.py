@@ -1,13 +1,14 @@
-"""A stand-in of the original plugin's ingest server, written from CONTRACT §4.2, on loopback.
+"""A stand-in of the original plugin's ingest server, on loopback.
 
-What it does, as §4.2 describes the original:
+What it does, as the original does (emitter/README.md, "Alongside the original plugin"):
 
 - only ``POST /v1/session-events``; any other path, or any other method, gets the JSON
   404 ``{"error": "Not found"}`` (so ``/v1/session-events/batch`` does not exist);
-- the body must be a JSON object with the nine keys of CONTRACT §1 and nothing else: a
+- the body must be a JSON object with the nine keys of the event and nothing else: a
   ``schema_version`` key is an unknown key, as is any other, and ``discovery_refs`` may be
   left out but is never ``null`` (the original's schema has it optional, not nullable);
-- every field is validated as CONTRACT §1 says (a count of ``5.0`` is the integer 5);
+- every field is validated as infra/session-event.schema.json says (a count of ``5.0`` is
+  the integer 5);
 - a valid event answers ``202 {"ok": true}``, stored once per (identity_hash,
   session_id_hash) pair (a repeat answers the same and changes nothing); an invalid one
   answers ``400 {"error": "Validation failed", "issues": [...]}``; a body that is not
@@ -99,7 +100,7 @@ def _whole_number(value: object, maximum: int) -> int | None:
 
 
 def validate(body: dict[str, object], now: datetime | None = None) -> list[Issue]:
-    """The issues of one event under CONTRACT §1 without ``schema_version``; [] when valid."""
+    """The issues of one event under the schema without ``schema_version``; [] when valid."""
     issues: list[Issue] = []
     unknown = sorted(set(body) - set(KEYS))
     if unknown:

@@ -1,4 +1,5 @@
-"""Consent as CONTRACT §4.2 fixes it: the original plugin's reading, plus ours; any off wins."""
+"""Consent as emitter/README.md states it: the original plugin's reading, plus ours; any off
+wins."""
 
 from __future__ import annotations
 

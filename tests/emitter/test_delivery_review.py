@@ -1,7 +1,8 @@
 """Attempts to break the delivery promises from outside the happy path.
 
-Each test names one way a promise of CONTRACT §4.1 could fail: a run's outcome that says
-"delivered" when nothing was, a deadline that a caller's signal mask switches off, a
+Each test names one way a promise of delivery (emitter/README.md, "Delivery") could fail:
+a run's outcome that says "delivered" when nothing was, a deadline that a caller's signal
+mask switches off, a
 `retry-dead` that meets a sender half-way through dead-lettering an event.
 """
 

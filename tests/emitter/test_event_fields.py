@@ -1,4 +1,4 @@
-"""The event's fields, derived as CONTRACT §4 says (in-process, no network)."""
+"""The event's fields, derived as emitter/README.md says (in-process, no network)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The stand-in of the original server behaves as CONTRACT §4.2 describes the original."""
+"""The stand-in of the original server behaves as the original does (emitter/README.md,
+"Alongside the original plugin")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`plugin_version` is the version of the plugin whose hook runs the emitter (CONTRACT §4).
+"""`plugin_version` is the version of the plugin whose hook runs the emitter.
 
 Sources, first usable one wins: ``--plugin-version``, ``SESSION_EVENTS_PLUGIN_VERSION``,
 ``$CLAUDE_PLUGIN_ROOT/.claude-plugin/plugin.json``'s ``version``,

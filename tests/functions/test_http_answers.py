@@ -1,4 +1,4 @@
-"""Every answer of CONTRACT §2 that is not about a particular store."""
+"""Every answer of README.md's API table that is not about a particular store."""
 
 from __future__ import annotations
 

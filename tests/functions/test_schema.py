@@ -1,4 +1,4 @@
-"""CONTRACT §1 as a table: which events are valid, and what an invalid one reports."""
+"""The event's schema as a table: which events are valid, and what an invalid one reports."""
 
 from __future__ import annotations
 

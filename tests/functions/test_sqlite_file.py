@@ -18,7 +18,7 @@ from session_events.stores.sqlite.store import SqliteStore
 # "Not forever": a bound on waiting, never a timing assertion.
 LIVENESS_S = 60
 
-CONTRACT_INDEXES = {"session_events_identity_ended", "session_events_received"}
+REQUIRED_INDEXES = {"session_events_identity_ended", "session_events_received"}
 
 
 def test_new_database_is_in_wal_mode_with_its_table_and_indexes(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_new_database_is_in_wal_mode_with_its_table_and_indexes(tmp_path: Path) 
     finally:
         reader.close()
     assert mode == "wal"
-    assert {"session_events", *CONTRACT_INDEXES} <= names
+    assert {"session_events", *REQUIRED_INDEXES} <= names
     assert integrity == "ok"
 
 

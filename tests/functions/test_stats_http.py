@@ -1,8 +1,8 @@
 """The rollup job and the public statistics over HTTP, through functions-framework.
 
-The public answers read the weekly releases the job writes (CONTRACT §6.2); their noise is
-OpenDP's, so these tests assert what holds for every draw: which weeks exist, the shape,
-the headers, the privacy terms, and what is refused.
+The public answers read the weekly releases the job writes (README.md, "Public statistics");
+their noise is OpenDP's, so these tests assert what holds for every draw: which weeks exist,
+the shape, the headers, the privacy terms, and what is refused.
 """
 
 from __future__ import annotations

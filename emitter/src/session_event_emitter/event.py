@@ -1,4 +1,7 @@
-"""Builds one session event (CONTRACT §1) from the hook input, the settings and local facts."""
+"""Builds one session event from the hook input, the settings and local facts.
+
+Its fields are those emitter/README.md lists under "What is sent, and what never is".
+"""
 
 from __future__ import annotations
 
@@ -117,7 +120,8 @@ def build_event(
     now: datetime | None = None,
     create_install_id: bool = True,
 ) -> Event:
-    """Derive every field as CONTRACT §4 says; optional fields are left out when unknown.
+    """Derive every field as emitter/README.md describes it; optional fields are left out
+    when unknown.
 
     With `create_install_id` unset (``--dry-run``) nothing is written: before the install
     id exists, ``identity_hash`` is `IDENTITY_NOT_MADE_YET` rather than a random stand-in.

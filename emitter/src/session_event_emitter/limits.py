@@ -1,4 +1,5 @@
-"""The numeric bounds of CONTRACT §1 that the emitter clamps its counts to, and finiteness.
+"""The numeric bounds of the event's fields (infra/session-event.schema.json) that the
+emitter clamps its counts to, and finiteness.
 
 `is_finite` stands in for ``math.isfinite``: ``math`` is a shared library, and loading it
 costs the hook a few hundred microseconds, several per cent of the interpreter's own start.

@@ -33,7 +33,7 @@ _CHARACTERS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 
 
 def is_version(value: object) -> bool:
-    """A ``plugin_version`` the server takes (CONTRACT §1)."""
+    """A ``plugin_version`` the server takes (infra/session-event.schema.json)."""
     return (
         isinstance(value, str)
         and 0 < len(value) <= MAX_LENGTH

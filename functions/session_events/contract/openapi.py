@@ -46,7 +46,7 @@ OPENAPI_FILE = "openapi.json"
 JSON = "application/json"
 REF = "#/components/schemas/{model}"
 
-# What the pydantic schema cannot say by itself (CONTRACT §1), attached to each property.
+# What the pydantic schema cannot say by itself, attached to each property.
 FIELD_NOTES: dict[str, str] = {
     "identity_hash": "sha256(install id + quarterly salt), 64 lowercase hex characters.",
     "session_id_hash": "sha256(raw session id), 64 lowercase hex characters. "
@@ -325,7 +325,7 @@ def _read_operations(
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every endpoint and answer (CONTRACT §2)."""
+    """The OpenAPI 3.1 document of every endpoint and answer (README.md's API table in full)."""
     return copy.deepcopy(_openapi_document())
 
 

@@ -362,7 +362,7 @@ CACHE = {"Cache-Control": {"description": "`public, max-age=300`.", "schema": {"
 
 
 def paths() -> dict[str, Any]:
-    """The read side's paths, as CONTRACT §6 fixes them."""
+    """The read side's paths (README.md, "The read side")."""
     page = {
         "description": "The page (no script, strict Content-Security-Policy).",
         "content": {HTML: {"schema": {"type": "string"}}},

@@ -57,7 +57,7 @@ MODEL_SLOTS = ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__p
 
 
 class SessionEvent:
-    """A valid session event (CONTRACT §1) as the validator builds it; read-only.
+    """A valid session event (infra/session-event.schema.json), as the validator builds it.
 
     Named as schema.py's model is, so a ValidationError reads the same from either.
     """

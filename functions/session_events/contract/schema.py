@@ -1,4 +1,4 @@
-"""The wire contract: the session event as pydantic models (CONTRACT §1) and nothing else.
+"""The wire contract: the session event as pydantic models and nothing else.
 
 These models are the definition: the OpenAPI document is generated from them, and the
 ingest path validates with the same schema compiled by hand in validator.py (kept off the

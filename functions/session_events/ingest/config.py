@@ -32,7 +32,7 @@ MAX_RATE_LIMIT_PER_MINUTE = 1_000_000_000
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the function reads from its environment (CONTRACT §2, §3)."""
+    """Everything the function reads from its environment (README.md, "Configuration")."""
 
     store: str = "sqlite"
     sqlite_path: str = ".data/session_events.db"

@@ -1,6 +1,6 @@
 """HTTP edge: request -> checks -> service -> one JSON answer and one log line.
 
-This module never sees a store client; the answers are the ones of CONTRACT §2.
+This module never sees a store client; the answers are the ones of README.md's API table.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Who may use which read-side route: the job token, the read token, and their errors.
 
-Each part has a token of its own (CONTRACT §6): the job token runs the rollup job, the
-read token opens the operator's view (as a Bearer token, or as the password of HTTP Basic
-so a browser can open the pages). An unset token turns its part off (503 `disabled`).
+Each part has a token of its own (README.md, "The read side"): the job token runs the rollup
+job, the read token opens the operator's view (as a Bearer token, or as the password of HTTP
+Basic so a browser can open the pages). An unset token turns its part off (503 `disabled`).
 Tokens are compared in constant time; a token never opens another part's routes.
 
 IngestError

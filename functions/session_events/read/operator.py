@@ -1,5 +1,6 @@
-"""The operator's view as data (CONTRACT §6.3): sessions, one session with its related ones,
-exact rollups, and what the dashboard page shows. No hash leaves here but a session's own.
+"""The operator's view as data (README.md, "The operator's view"): sessions, one session with
+its related ones, exact rollups, and what the dashboard page shows. No hash leaves here but
+a session's own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ RELATED_DAYS = 30
 RELATED_LIMIT = 50
 # How many senders of one session hash an identity's page looks through.
 SENDERS_LIMIT = 100
-# Events may end up to 24 h after the server's clock (CONTRACT §1): a window reaches there.
+# An event's `ended_at` may be up to 24 h past the server's clock: a window reaches there.
 FUTURE_DAYS = 2
 
 

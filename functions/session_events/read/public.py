@@ -1,4 +1,5 @@
-"""The public statistics (CONTRACT §6.2): the stored weekly releases, as the answers show them.
+"""The public statistics (README.md, "Public statistics"): the stored weekly releases, as
+the answers show them.
 
 Nothing is measured here: every figure is a release's, written once by the rollup job, so
 any number of requests, in any order, reveals nothing the releases did not.

@@ -1,6 +1,6 @@
 """Rollups computed from events in plain Python: daily, per plugin version and per ref.
 
-Rules (CONTRACT §6.1):
+Rules (README.md, "The rollup job"):
 
 - one identity counts once in a distinct count;
 - in session counts an identity counts for at most SESSION_CAP sessions a UTC day (its

@@ -1,5 +1,6 @@
-"""One ISO week's public release (CONTRACT §6.2): contributions bounded per identity, measured
-by one OpenDP composition whose privacy map is checked against the budget, then rounded.
+"""One ISO week's public release (README.md, "Public statistics"): contributions bounded per
+identity, measured by one OpenDP composition whose privacy map is checked against the budget,
+then rounded.
 
 Pure: the week's events and the settings in, a release document out; nothing here reads or
 writes a store. OpenDP is imported here, on the rollup job's path only.

@@ -100,7 +100,7 @@ LAST_ERASURE_KEY = "erasure:last"
 
 @runtime_checkable
 class ReadStore(Protocol):
-    """What the rollup job and the operator's view ask of a store (CONTRACT §6).
+    """What the rollup job and the operator's view ask of a store (README.md, "The read side").
 
     Times are the stored UTC text `YYYY-MM-DDTHH:MM:SS.mmmZ`; `start` is inclusive and `end`
     exclusive. `logged_in` True keeps sessions with a `github_hash`, False those without,

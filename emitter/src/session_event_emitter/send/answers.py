@@ -1,6 +1,7 @@
 """Reads the server's answers: per-event verdicts, or a refusal of the whole request in words.
 
-Only an answer in this API's own JSON shape speaks about the events in it (CONTRACT §4.1):
+Only an answer in this API's own JSON shape speaks about the events in it (emitter/README.md,
+"Delivery"):
 
 - batch endpoint: ``200 {"ok": true, "results": [...]}`` with exactly one result per event;
   each result's ``status`` is ``accepted``, ``duplicate``, ``invalid`` or ``retry`` (any

@@ -1,6 +1,6 @@
 """One delivery run: the outbox goes to the ingest endpoint, and an event leaves only by a verdict.
 
-The rule (CONTRACT §4.1) is :meth:`Delivery._settle`:
+The rule (emitter/README.md, "Delivery") is :meth:`Delivery._settle`:
 
     accepted, duplicate    -> appended to the audit log, then removed from the outbox
     invalid                -> appended to the audit log, then moved to the dead-letter
@@ -63,8 +63,9 @@ from session_event_emitter.settings import Settings
 MAX_BATCH_EVENTS = 100
 MAX_BATCH_BYTES = 512 * 1024
 MIN_REQUEST_WINDOW = 0.05
-# Fields the wire never carries when they are empty (CONTRACT §4.2): the original server
-# rejects `schema_version`, takes `discovery_refs` only as an array, `branch_sha` only set.
+# Fields the wire never carries when they are empty (emitter/README.md, "Alongside the
+# original plugin"): the original server rejects `schema_version`, takes `discovery_refs`
+# only as an array, `branch_sha` only set.
 _NEVER_SENT = ("schema_version",)
 
 
