@@ -126,8 +126,11 @@ def _fill_past_every_bound(home: Any) -> tuple[list[Path], list[Path]]:
 
 def _within_bounds(home: Any) -> bool:
     files = home.outbox_files()
-    size = sum(path.stat().st_size for path in files)
-    oldest = min(path.stat().st_mtime for path in files)
+    try:
+        size = sum(path.stat().st_size for path in files)
+        oldest = min(path.stat().st_mtime for path in files)
+    except FileNotFoundError:
+        return False  # the sender evicted a file since the listing: look again
     return (
         len(files) <= MAX_EVENTS
         and size <= OutboxLimits().max_bytes

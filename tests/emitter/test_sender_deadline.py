@@ -18,7 +18,9 @@ import pytest
 from session_event_emitter.outbox import Outbox
 
 DEADLINE = 1.5
-SLACK = 2.0
+# Interpreter start-up and a loaded machine's stalls come on top of the deadline; the
+# servers these tests stall against hang for 30 s or for ever, far past it.
+SLACK = 8.0
 
 
 def _enqueue(home: Any) -> None:

@@ -230,6 +230,30 @@ def test_a_second_sender_steps_aside_while_the_lock_is_held(online: Any, stub_se
     assert stub_server.received == []
 
 
+def test_an_event_stored_while_a_run_ends_is_not_left_behind(
+    online: Any, stub_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook that stores its event after the run's last look at the outbox, while the run
+    still holds the lock, starts a sender that finds the lock taken and leaves: the run takes
+    that event once it has let the lock go, instead of leaving it for the next session."""
+    _enqueue(online, 1)
+    late_senders: list[str] = []
+    record = audit.write_last_delivery
+
+    def record_then_a_hook_ends(home: Any, result: Any) -> None:
+        record(home, result)
+        if result.get("outcome") != audit.RUNNING and not late_senders:
+            Outbox(online.state).put("f" * 64, {"identity_hash": "b" * 64, "tool_count": 1})
+            late_senders.append(_deliver().outcome)  # the late hook's own sender
+
+    monkeypatch.setattr(audit, "write_last_delivery", record_then_a_hook_ends)
+    report = _deliver()
+    assert late_senders == ["busy"]
+    assert online.outbox_files() == []
+    assert (report.outcome, report.accepted, report.remaining) == ("delivered", 2, 0)
+    assert len(audit.read_delivered(online.state)) == 2
+
+
 def test_last_delivery_is_recorded_for_status(online: Any, stub_server: Any) -> None:
     _enqueue(online, 1)
     _deliver()

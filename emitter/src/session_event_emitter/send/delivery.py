@@ -187,7 +187,9 @@ class Delivery:
         `on_wait` about it (its last record) and wait until this run's deadline at most."""
         with sender_lock(self.home, clock=self.clock) as held:
             if held:
-                return self._run_holding_lock()
+                self._run_holding_lock()
+        if held:
+            return self._take_late_events()
         running = audit.read_last_delivery(self.home)
         if not self.policy.wait_for_lock:
             return self._busy(running)
@@ -197,7 +199,25 @@ class Delivery:
             if not held:
                 return self._busy(running)
             self.report.waited_for = audit.as_seen_now(audit.read_last_delivery(self.home))
-            return self._run_holding_lock()
+            self._run_holding_lock()
+        return self._take_late_events()
+
+    def _take_late_events(self) -> Report:
+        """Runs again for events stored while this run was ending: a hook that stored one
+        after the run's last look at the outbox found the lock taken, and its sender left.
+        Once the lock is let go, any such event is taken here, unless another sender has
+        the lock (it sees them) or the run did not empty the outbox (the next one will)."""
+        while self.report.outcome in ("delivered", "idle") and (
+            self.remaining() > MIN_REQUEST_WINDOW
+        ):
+            if not self.outbox.depth().events:
+                break
+            with sender_lock(self.home, clock=self.clock) as held:
+                if not held:
+                    break
+                self.report.outcome, self.report.detail = "idle", ""
+                self._run_holding_lock()
+        return self.report
 
     def _busy(self, running: dict[str, object]) -> Report:
         self.report.outcome = "busy"
