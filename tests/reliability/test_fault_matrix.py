@@ -131,9 +131,10 @@ def test_hanging_server_leaves_events_pending_and_senders_end_at_deadline(
 
 
 def test_lost_answer_is_resent_acknowledged_as_duplicate_and_stored_once(
-    start_function: StartFunction, install: Install
+    start_function: StartFunction, make_install: MakeInstall
 ) -> None:
     function = start_function()
+    install = make_install(sender_deadline=30.0)  # two round trips, on a loaded machine too
     proxy_spec = FaultProxy(function.url, script=["lose_answer"])
     with running_proxy(proxy_spec) as proxy:
         done = install.hook("lost-answer", proxy.url, timeout=HANG_GUARD_S)
@@ -149,7 +150,7 @@ def test_retry_after_of_a_429_is_waited_for_then_delivered(
     start_function: StartFunction, make_install: MakeInstall
 ) -> None:
     function = start_function()
-    install = make_install(sender_deadline=6.0)
+    install = make_install(sender_deadline=30.0)  # the wait fits, on a loaded machine too
     with running_proxy(FaultProxy(function.url, script=["429:1"])) as proxy:
         done = install.hook("retry-after", proxy.url, timeout=HANG_GUARD_S)
         assert done.returncode == 0
