@@ -164,7 +164,7 @@ class Outbox:
             "event": dict(event),
         }
         write_atomic(path, _dumps(envelope))
-        if self._count_by_name() > self.limits.max_events + self.limits.max_events // 10:
+        if self.count_by_name() > self.limits.max_events + self.limits.max_events // 10:
             self.enforce_limits(now=now, keep=path)
         return True
 
@@ -285,6 +285,15 @@ class Outbox:
         raw = read_json_object(self.counters_path, 64 * 1024)
         return {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
 
+    def count_by_name(self) -> int:
+        """How many events are pending, the dead letters put back included, from the
+        folders' listings alone: every finished ``.json`` file counts (a foreign one too,
+        which only brings the eviction forward)."""
+        return sum(
+            sum(1 for name in _names(directory) if _is_finished_json(name))
+            for directory in (self.pending_dir, self.retried_dir)
+        )
+
     # -- bounds ------------------------------------------------------------------------
 
     def enforce_limits(self, *, now: float | None = None, keep: StrPath | None = None) -> int:
@@ -344,15 +353,6 @@ class Outbox:
         pruned = _prune_oldest(self.dead_letter_dir, self.limits.max_dead_letters)
         if pruned:
             self._bump({"dead_letters_pruned": pruned})
-
-    def _count_by_name(self) -> int:
-        """How many events are pending, the dead letters put back included, from the
-        folders' listings alone: every finished ``.json`` file counts (a foreign one too,
-        which only brings the eviction forward)."""
-        return sum(
-            sum(1 for name in _names(directory) if _is_finished_json(name))
-            for directory in (self.pending_dir, self.retried_dir)
-        )
 
     def _all_files(self) -> Iterator[_FileInfo]:
         """Every pending event: those the hooks stored, then the dead letters put back."""

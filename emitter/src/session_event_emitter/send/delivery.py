@@ -188,18 +188,17 @@ class Delivery:
         with sender_lock(self.home, clock=self.clock) as held:
             if held:
                 self._run_holding_lock()
-        if held:
-            return self._take_late_events()
-        running = audit.read_last_delivery(self.home)
-        if not self.policy.wait_for_lock:
-            return self._busy(running)
-        if on_wait is not None:
-            on_wait(running)
-        with sender_lock(self.home, wait_until=self.deadline_at, clock=self.clock) as held:
-            if not held:
+        if not held:
+            running = audit.read_last_delivery(self.home)
+            if not self.policy.wait_for_lock:
                 return self._busy(running)
-            self.report.waited_for = audit.as_seen_now(audit.read_last_delivery(self.home))
-            self._run_holding_lock()
+            if on_wait is not None:
+                on_wait(running)
+            with sender_lock(self.home, wait_until=self.deadline_at, clock=self.clock) as held:
+                if not held:
+                    return self._busy(running)
+                self.report.waited_for = audit.as_seen_now(audit.read_last_delivery(self.home))
+                self._run_holding_lock()
         return self._take_late_events()
 
     def _take_late_events(self) -> Report:
@@ -207,11 +206,11 @@ class Delivery:
         after the run's last look at the outbox found the lock taken, and its sender left.
         Once the lock is let go, any such event is taken here, unless another sender has
         the lock (it sees them) or the run did not empty the outbox (the next one will)."""
-        while self.report.outcome in ("delivered", "idle") and (
-            self.remaining() > MIN_REQUEST_WINDOW
+        while (
+            self.report.outcome in ("delivered", "idle")
+            and self.remaining() > MIN_REQUEST_WINDOW
+            and self.outbox.count_by_name()  # the listings alone: no file is read
         ):
-            if not self.outbox.depth().events:
-                break
             with sender_lock(self.home, clock=self.clock) as held:
                 if not held:
                     break
